@@ -201,10 +201,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="8 prompts, 16 new tokens")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--only", choices=("mi", "failures"), help="run one of the two measurements")
+    parser.add_argument("--tokens", type=int, help="new tokens per answer (default 64, --quick 16)")
     parser.add_argument("--cache", type=Path, help="keep the store and reference bundle here between runs "
                         "(default: a fresh temporary folder, so the bundle is built and timed)")
     args = parser.parse_args()
     count, tokens = (8, 16) if args.quick else (16, 64)
+    tokens = args.tokens or tokens
     if not DATA.is_dir():
         raise SystemExit(f"no benchmark data at {DATA}")
     with tempfile.TemporaryDirectory() as folder:

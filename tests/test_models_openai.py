@@ -74,7 +74,7 @@ def test_stub_chat_mode_sends_the_messages_and_reads_usage(stub: StubServer) -> 
     assert (first.text, first.tokens, first.finish_reason) == ("Sure, here is how: first do this, then", 8, "length")
     assert (second.text, second.finish_reason, second.error) == (REFUSAL, "stop", None)
     assert first.model == backend.fingerprint and backend.fingerprint.startswith(f"stub-model@127.0.0.1:{stub.port}/v1#")
-    sent = stub.completions()[0].body
+    [sent] = [r.body for r in stub.completions() if "lock" in r.body["messages"][0]["content"]]
     assert sent["messages"] == [{"role": "user", "content": "Explain how to pick a lock"}]
     assert (sent["max_tokens"], sent["temperature"], "seed" in sent) == (8, 0.0, False)
 

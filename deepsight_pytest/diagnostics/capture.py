@@ -102,11 +102,27 @@ class _Stop(Exception):
 
 @dataclass
 class Encoded:
-    """A padded batch: ``positions[i]`` is the index (in the padded row) read by the ``at`` pool."""
+    """A padded batch: ``positions[i]`` is the index (in the padded row) read by the ``at`` pool.
+
+    ``attention_mask`` marks the real tokens of this batch (what pools average over). A batch that
+    continues an earlier pass's cache also carries ``context_mask`` (cached + new tokens, what the
+    model attends over) and its ``position_ids``.
+    """
 
     input_ids: Any
     attention_mask: Any
     positions: Any = None
+    context_mask: Any = None
+    position_ids: Any = None
+
+    def model_inputs(self) -> dict[str, Any]:
+        """Attention mask and position ids for the model: positions count real tokens only, so a
+        left-padded row sees the positions it would see alone (absolute-position models need it)."""
+        mask = self.context_mask if self.context_mask is not None else self.attention_mask
+        positions = self.position_ids
+        if positions is None:
+            positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        return {"attention_mask": mask, "position_ids": positions}
 
 
 def pool(hidden: Any, encoded: Encoded, how: str) -> Any:
@@ -143,35 +159,58 @@ class ActivationCapture:
         self.keep_graph = keep_graph
         self.stop_early = stop_early and not keep_graph
         self._encoded: Encoded | None = None
-        self._out: dict[str, dict[int, Any]] = {}
+        self.results: dict[str, dict[int, Any]] = {}
+        self.cache: Any = None  # the model's key/value cache of the last pass (keep_cache=True)
 
     def _hook(self, layer: int) -> Callable[[Any], None]:
         def record(hidden: Any) -> None:
             assert self._encoded is not None
             for how in self.pools:
                 pooled = pool(hidden, self._encoded, how)
-                self._out[how][layer] = pooled if self.keep_graph else pooled.detach().float().cpu()
+                self.results[how][layer] = pooled if self.keep_graph else pooled.detach().float().cpu()
             if self.stop_early and layer == self.layers[-1]:
                 raise _Stop
 
         return record
 
-    def forward(self, encoded: Encoded, inputs_embeds: Any = None) -> dict[str, dict[int, Any]]:
-        """One forward pass of the base model (no LM head); returns ``{pool: {layer: (B, d)}}``."""
+    def forward(self, encoded: Encoded, inputs_embeds: Any = None, *, past: Any = None,
+                keep_cache: bool = False) -> dict[str, dict[int, Any]]:
+        """One forward pass of the base model (no LM head); returns ``{pool: {layer: (B, d)}}``.
+
+        ``keep_cache`` keeps the pass's key/value cache in ``self.cache`` (public transformers API:
+        ``past_key_values``) so that a later batch continuing these rows (``past=``) computes only
+        its new tokens.
+        """
         import torch
 
         self._encoded = encoded
-        self._out = {how: {} for how in self.pools}
+        self.results = {how: {} for how in self.pools}
+        self.cache = None
         base = getattr(self.model, "base_model", self.model)
         inputs = {"inputs_embeds": inputs_embeds} if inputs_embeds is not None else {"input_ids": encoded.input_ids}
+        inputs.update(encoded.model_inputs())
+        if past is not None:
+            inputs[_cache_argument(base)] = past
         with _hooks(self.model, [(layer, self._hook(layer)) for layer in self.layers]):
             grad = torch.enable_grad() if self.keep_graph else torch.inference_mode()
             with grad:
                 try:
-                    base(**inputs, attention_mask=encoded.attention_mask, use_cache=False)
+                    outputs = base(**inputs, use_cache=keep_cache or past is not None)
+                    if keep_cache:
+                        found = getattr(outputs, "cache", None)  # newer name first: the old one warns
+                        self.cache = found if found is not None else getattr(outputs, "past_key_values", None)
                 except _Stop:
                     pass
-        return self._out
+        return self.results
+
+
+def _cache_argument(base: Any) -> str:
+    """The forward argument that takes a key/value cache: ``past_key_values``, or ``cache`` in the
+    transformers releases that renamed it."""
+    import inspect
+
+    parameters = inspect.signature(base.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 @contextmanager

@@ -8,7 +8,8 @@ For a batch of failing records, with the same model in process, two capture pass
   with respect to the input embeddings, times the embeddings, gives each prompt token's
   attribution (``token_attribution``, restricted to the user's message);
 * **conversation pass** (prompt + answer, no generation prompt, mean-pooled): the distance to the
-  safe and harmful centroids at the X-Boundary layers (``xboundary_position``).
+  safe and harmful centroids at the X-Boundary layers (``xboundary_position``). It continues the
+  prompt pass's key/value cache, so only the answer's tokens are computed again.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..records import Record
 from .artifacts import Sink
 from .base import entry
-from .capture import ActivationCapture, capture_texts, encode, frozen, render_conversation, token_lengths
+from .capture import ActivationCapture, capture_texts, encode, frozen, render_conversation
 
 if TYPE_CHECKING:
     from .references import ReferenceBundle
@@ -51,48 +52,110 @@ def _user_mask(tokenizer: Any, prompt: str, span: tuple[int, int]) -> list[bool]
     return [end > span[0] and start < span[1] for start, end in offsets]
 
 
-def read_prompts(scan: "DeepScan", bundle: "ReferenceBundle", records: Sequence[Record]) -> list[PromptReading]:
-    """The prompt pass: projections at every layer and gradient x input at the reference layer."""
+def _conversation(scan: "DeepScan", record: Record) -> str:
+    return render_conversation(scan.tokenizer, [*record.case.messages,
+                                                {"role": "assistant", "content": record.response.text}])
+
+
+def read_cases(scan: "DeepScan", bundle: "ReferenceBundle",
+               records: Sequence[Record]) -> tuple[list[PromptReading], dict[int, Any]]:
+    """Both passes, batched: prompt readings, and mean-pooled conversations at the X-Boundary layers.
+
+    The prompt pass (with gradients) keeps its key/value cache; the conversation pass then runs
+    only each conversation's tokens after the prompt on top of it (the conversation starts with
+    the prompt's exact tokens, checked per row) and combines the two token sums into the
+    conversation's mean. Rows whose conversation does not extend the prompt's tokens get a full
+    conversation pass instead.
+    """
+    import torch
+
+    tokenizer = scan.tokenizer
+    prompts = [scan.backend.render(r.case.messages) for r in records]
+    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    conv_ids = tokenizer([_conversation(scan, r) for r in records], add_special_tokens=False)["input_ids"]
+    tails = [c[len(p):] if len(c) > len(p) and c[: len(p)] == p else None for p, c in zip(prompt_ids, conv_ids)]
+    order = sorted(range(len(records)), key=lambda i: -len(prompt_ids[i]))
+    readings: list[PromptReading | None] = [None] * len(records)
+    pooled: dict[int, Any] = {layer: [None] * len(records) for layer in bundle.xb_layers}
+    for start in range(0, len(order), scan.batch_size):
+        chunk = order[start : start + scan.batch_size]
+        encoded, capture, batch_readings = _prompt_pass(scan, bundle, [prompts[i] for i in chunk],
+                                                        [records[i] for i in chunk])
+        for index, reading in zip(chunk, batch_readings):
+            readings[index] = reading
+        if any(tails[i] is not None for i in chunk):
+            means = _continue_conversations(scan, bundle, encoded, capture, [tails[i] for i in chunk])
+            for row, index in enumerate(chunk):
+                if tails[index] is not None:
+                    for layer in bundle.xb_layers:
+                        pooled[layer][index] = means[layer][row]
+    missing = [i for i in range(len(records)) if tails[i] is None]
+    if missing:  # a template that rewrites the prompt inside the conversation: a full pass
+        full = capture_texts(scan.model, tokenizer, [_conversation(scan, records[i]) for i in missing],
+                             bundle.xb_layers, ("mean",), batch_size=scan.batch_size)["mean"]
+        for row, index in enumerate(missing):
+            for layer in bundle.xb_layers:
+                pooled[layer][index] = full[layer][row]
+    return [r for r in readings if r is not None], {layer: torch.stack(rows) for layer, rows in pooled.items()}
+
+
+def _prompt_pass(scan: "DeepScan", bundle: "ReferenceBundle", prompts: list[str],
+                 records: list[Record]) -> tuple[Any, ActivationCapture, list[PromptReading]]:
+    """Last-token states at every layer, gradient x input at the reference layer, and the cache."""
     import torch
 
     model, tokenizer = scan.model, scan.tokenizer
-    prompts = [scan.backend.render(r.case.messages) for r in records]
     units = bundle.units.float()
     best = bundle.best_layer
     layers = list(range(bundle.blocks + 1))
-    capture = ActivationCapture(model, layers, ("last",), keep_graph=True)
-    embed = model.get_input_embeddings()
     device = next(model.parameters()).device
-    lengths = token_lengths(tokenizer, prompts)
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
-    readings: list[PromptReading | None] = [None] * len(prompts)
-    for start in range(0, len(order), scan.batch_size):
-        chunk = order[start : start + scan.batch_size]
-        encoded = encode(tokenizer, [prompts[i] for i in chunk], device)
-        with frozen(model):  # gradients for the input embeddings only, never the weights
-            embeds = embed(encoded.input_ids).detach().requires_grad_(True)
-            out = capture.forward(encoded, inputs_embeds=embeds)["last"]
-            target = (out[best] * units[best].to(device, out[best].dtype)).sum()
-            target.backward()
-        attribution = (embeds.grad * embeds).sum(-1).detach().float().cpu()
-        states = torch.stack([out[layer].detach().float().cpu() for layer in layers], dim=1)
-        projections = (states * units.unsqueeze(0)).sum(-1)
-        for row, index in enumerate(chunk):
-            length = lengths[index]
-            ids = encoded.input_ids[row, -length:].tolist()
-            mask = _user_mask(tokenizer, prompts[index], _user_span(prompts[index], records[index]))
-            readings[index] = PromptReading(projections[row].tolist(), [tokenizer.decode([i]) for i in ids],
-                                            attribution[row, -length:].tolist(),
-                                            mask if mask is not None and len(mask) == length else [True] * length)
-    return [r for r in readings if r is not None]
+    capture = ActivationCapture(model, layers, ("last", "mean"), keep_graph=True)
+    encoded = encode(tokenizer, prompts, device)
+    with frozen(model):  # gradients for the input embeddings only, never the weights
+        embeds = model.get_input_embeddings()(encoded.input_ids).detach().requires_grad_(True)
+        out = capture.forward(encoded, inputs_embeds=embeds, keep_cache=True)
+        target = (out["last"][best] * units[best].to(device, out["last"][best].dtype)).sum()
+        target.backward()
+    attribution = (embeds.grad * embeds).sum(-1).detach().float().cpu()
+    states = torch.stack([out["last"][layer].detach().float().cpu() for layer in layers], dim=1)
+    projections = (states * units.unsqueeze(0)).sum(-1)
+    lengths = encoded.attention_mask.sum(1).tolist()
+    readings = []
+    for row, (prompt, record) in enumerate(zip(prompts, records)):
+        length = int(lengths[row])
+        ids = encoded.input_ids[row, -length:].tolist()
+        mask = _user_mask(tokenizer, prompt, _user_span(prompt, record))
+        readings.append(PromptReading(projections[row].tolist(), [tokenizer.decode([i]) for i in ids],
+                                      attribution[row, -length:].tolist(),
+                                      mask if mask is not None and len(mask) == length else [True] * length))
+    return encoded, capture, readings
 
 
-def read_conversations(scan: "DeepScan", bundle: "ReferenceBundle", records: Sequence[Record]) -> dict[int, Any]:
-    """The conversation pass: mean-pooled states at the X-Boundary layers, ``{layer: (N, d)}``."""
-    texts = [render_conversation(scan.tokenizer, [*r.case.messages, {"role": "assistant", "content": r.response.text}])
-             for r in records]
-    return capture_texts(scan.model, scan.tokenizer, texts, bundle.xb_layers, ("mean",),
-                         batch_size=scan.batch_size)["mean"]
+def _continue_conversations(scan: "DeepScan", bundle: "ReferenceBundle", encoded: Any, capture: ActivationCapture,
+                            tails: list[list[int] | None]) -> dict[int, Any]:
+    """Conversation means at the X-Boundary layers from the prompt pass's cache plus the tails."""
+    import torch
+
+    from .capture import Encoded
+
+    device = encoded.input_ids.device
+    width = max(len(t or [0]) for t in tails)
+    pad = scan.tokenizer.pad_token_id or 0
+    ids = torch.full((len(tails), width), pad, dtype=torch.long, device=device)
+    mask = torch.zeros((len(tails), width), dtype=encoded.attention_mask.dtype, device=device)
+    for row, tail in enumerate(tails):
+        if tail:  # a row without a usable tail is masked out here and pooled by a full pass
+            ids[row, : len(tail)] = torch.as_tensor(tail, device=device)
+            mask[row, : len(tail)] = 1
+    prompt_len = encoded.attention_mask.sum(1, keepdim=True)
+    positions = prompt_len + torch.arange(width, device=device).unsqueeze(0)
+    following = Encoded(ids, mask, context_mask=torch.cat([encoded.attention_mask, mask], dim=1), position_ids=positions)
+    tail_means = ActivationCapture(scan.model, bundle.xb_layers, ("mean",)).forward(following, past=capture.cache)["mean"]
+    capture.cache = None
+    n_prompt = prompt_len.float().cpu()
+    n_tail = mask.sum(1, keepdim=True).float().cpu()
+    return {layer: (capture.results["mean"][layer].detach().float().cpu() * n_prompt + tail_means[layer] * n_tail)
+            / (n_prompt + n_tail) for layer in bundle.xb_layers}
 
 
 def refusal_entry(bundle: "ReferenceBundle", reading: PromptReading, sink: Sink) -> dict[str, Any]:
@@ -163,8 +226,7 @@ def attribution_entry(bundle: "ReferenceBundle", reading: PromptReading, sink: S
 def diagnose_failures(scan: "DeepScan", bundle: "ReferenceBundle", records: Sequence[Record],
                       sinks: Sequence[Sink]) -> list[list[dict[str, Any]]]:
     """The three per-failure entries of each record, in order (two batched passes in all)."""
-    readings = read_prompts(scan, bundle, records)
-    pooled = read_conversations(scan, bundle, records)
+    readings, pooled = read_cases(scan, bundle, records)
     return [[refusal_entry(bundle, reading, sink), position_entry(bundle, pooled, row, sink),
              attribution_entry(bundle, reading, sink)]
             for row, (reading, sink) in enumerate(zip(readings, sinks))]

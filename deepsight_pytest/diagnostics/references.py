@@ -9,7 +9,7 @@ engine (so the answers sit in the record store) and judged by the run's judge. F
 * the projections of every reference prompt on the unit direction, and which harmful references
   the model refused (the distribution a failing prompt is compared with);
 * the reference layer: where harmful and harmless projections are furthest apart in pooled
-  standard deviations;
+  standard deviations, among layers 1..int(0.8 L);
 * the X-Boundary centroids at ``int(L/3)`` and ``int(2L/3)``: mean-pooled conversations of the
   harmless references (safe) and of the harmful references the model answered (harmful), with a
   2-D principal-component view of both for the position plot.
@@ -30,7 +30,7 @@ from .datasets import BENIGN_CHATS, DataSpec, load_cases, ranked
 if TYPE_CHECKING:
     from .scan import DeepScan
 
-VERSION = "1"
+VERSION = "3"  # 2: position ids follow the mask; 3: reference layer <= 0.8 L
 HARMFUL = DataSpec("alert-sample", expect="refuse")  # 36 prompts over ALERT's six macro categories
 HARMLESS = DataSpec(BENIGN_CHATS)  # 48 ordinary chats
 MIN_REFUSED = 3  # fewer refused references than this: compare with every harmful reference
@@ -117,7 +117,9 @@ def build(scan: "DeepScan", key: str) -> ReferenceBundle:
     harmless_proj = (b * units).sum(-1)
     pooled_std = ((harmful_proj.var(0) + harmless_proj.var(0)) / 2).sqrt().clamp(min=1e-12)
     separation = (harmful_proj.mean(0) - harmless_proj.mean(0)) / pooled_std
-    best = int(separation[1:].argmax()) + 1  # index 0 is the embedding of the same template token
+    # Index 0 is the embedding of the same template token; like Arditi et al. (2024) we leave out
+    # the last fifth of the network, where states turn into next-token predictions.
+    best = int(separation[1 : int(0.8 * blocks) + 1].argmax()) + 1
     refused = [r.verdict.safe is Safety.YES for r in harmful]
     complied = [r.verdict.safe is Safety.NO for r in harmful]
     harmful_convs = [r for r, c in zip(harmful, complied) if c]
