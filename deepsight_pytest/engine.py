@@ -41,12 +41,19 @@ class EngineStats:
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # xdist controller: each worker's counters
 
     def merge(self, other: dict[str, Any], worker: str | None = None) -> None:
-        """Add another process's counters (an xdist worker's) to these."""
-        for name, value in other.items():
+        """Add another process's counters (an xdist worker's) to these.
+
+        Idempotent per worker: xdist may report one worker down twice (``pytest_testnodedown`` from
+        ``workerfinished``, then again from ``errordown`` when its gateway ends badly under load);
+        a second report replaces the first instead of adding it again.
+        """
+        counters = {k: v for k, v in other.items() if k != "workers"}
+        previous = self.workers.get(worker, {}) if worker is not None else {}
+        for name, value in counters.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and hasattr(self, name):
-                setattr(self, name, getattr(self, name) + value)
+                setattr(self, name, getattr(self, name) + value - previous.get(name, 0))
         if worker is not None:
-            self.workers[worker] = {k: v for k, v in other.items() if k != "workers"}
+            self.workers[worker] = counters
 
 
 class Engine:
