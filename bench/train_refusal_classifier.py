@@ -11,9 +11,13 @@ model; embeddings are cached per text under ``$DEEPSIGHT_HOME`` so reruns are qu
 
 Fitting (see ``deepsight_pytest/judges/learned.py`` for the model): L2-regularised logistic
 regression by L-BFGS-B, with the sign constraints of ``refusal_features.REFUSAL_CUES`` /
-``COMPLIANCE_CUES`` as bounds. Hyperparameters (L2 strength, n-gram and embedding scales) are chosen
-by leave-one-model-out *within* the training models, so ``bench/judge_accuracy.py`` can train on two
-chatbots and score the third without ever tuning on it.
+``COMPLIANCE_CUES`` as bounds. Hyperparameters (L2 strength, n-gram and embedding scales) are not
+chosen at all: one model is fitted per point of a fixed grid and their logits are averaged (the
+average of linear models is one linear model, so the shipped file stays one set of weights). Why:
+with two training chatbots, choosing by leave-one-model-out *within* them trains on a single
+chatbot and scores the other, and that choice was too noisy to help (in ``bench/judge_accuracy.py``
+it did worse on the held-out chatbot than any fixed grid point). Nothing here looks at the chatbot
+that ``bench/judge_accuracy.py`` holds out.
 """
 from __future__ import annotations
 
@@ -137,8 +141,9 @@ class Params:
 
 
 def grid(variant: str) -> list[Params]:
-    scales = (0.5, 1.0) if variant == "minilm" else (0.0,)
-    return [Params(*p) for p in itertools.product((1e-3, 3e-3), (0.1, 0.2, 0.3), scales)]
+    """The fixed hyperparameter grid whose models are averaged (27 points with MiniLM, 9 without)."""
+    scales = (0.5, 1.0, 2.0) if variant == "minilm" else (0.0,)
+    return [Params(*p) for p in itertools.product((3e-4, 1e-3, 3e-3), (0.1, 0.2, 0.3), scales)]
 
 
 def vocabulary(grams: Iterable[set[str]]) -> list[str]:
@@ -230,27 +235,25 @@ def agreement(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return float(np.mean((predicted > 0) == (truth > 0))), float(np.mean(predicted == truth))
 
 
-def select(design: Design, variant: str) -> tuple[Params, dict[str, float]]:
-    """Hyperparameters by leave-one-model-out within ``design``'s models (needs two or more)."""
-    models = sorted(set(design.models.tolist()))
-    candidates = grid(variant)
-    if len(models) < 2:
-        return candidates[0], {}
-    scores = {}
-    for params in candidates:
-        folds = []
-        for held in models:
-            train, test = design.subset(design.models != held), design.subset(design.models == held)
-            folds.append(agreement(predict(fit(train, params, variant), test), test.y))
-        scores[params] = float(np.mean([(b + t) / 2 for b, t in folds]))
-    best = max(candidates, key=lambda p: scores[p])
-    return best, {"inner_score": round(scores[best], 4)}
+def average_stages(stages: Sequence[Stage]) -> Stage:
+    """The stage whose logit is the mean of ``stages``' logits (every part is linear)."""
+    k = len(stages)
+    grams = sorted({g for s in stages for g in s.ngram})
+    ngram = {g: round(sum(s.ngram.get(g, 0.0) for s in stages) / k, 5) for g in grams}
+    return Stage(round(sum(s.bias for s in stages) / k, 5),
+                 tuple(round(float(w), 5) for w in np.mean([s.hand for s in stages], axis=0)),
+                 {g: w for g, w in ngram.items() if abs(w) >= 1e-3},
+                 tuple(round(float(w), 5) for w in np.mean([s.embedding for s in stages], axis=0))
+                 if stages[0].embedding else ())
 
 
 def train(design: Design, variant: str) -> Weights:
-    """Select hyperparameters within the design's models, then fit on all of it."""
-    params, info = select(design, variant)
-    return fit(design, params, variant, info)
+    """One fit per grid point on all of ``design``, averaged (no hyperparameter is selected)."""
+    points = grid(variant)
+    fits = [fit(design, params, variant) for params in points]
+    first = fits[0]
+    meta = {**first.meta, "params": {"averaged_grid": [p.__dict__ for p in points]}}
+    return Weights(variant, average_stages([w.refused for w in fits]), first.partial, SOURCE, meta)
 
 
 def judge_with(weights: Weights, encoder: CachedEncoder | None) -> LearnedRefusalJudge:
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(weights.to_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
         print(f"{variant}: {path.relative_to(REPO)} ({path.stat().st_size // 1024} KiB, digest "
               f"{weights_digest(path.read_bytes())}: put it in WEIGHTS_DIGESTS and bump the judge's version), "
-              f"params {weights.meta['params']}, in-sample binary {binary:.3f}, three-class {three:.3f}")
+              f"{len(grid(variant))} grid points averaged, in-sample binary {binary:.3f}, three-class {three:.3f}")
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from .errors import DeepSightError, GenerationError
 from .generation import fill_responses
 from .judges import Judge, create_judge
-from .models import GenerationSettings, ModelBackend
+from .models import GenerationSettings, ModelBackend, ModelContext
 from .models.reasoning import apply_reasoning
 from .options import Settings
 from .records import Case, Record, Response, Safety, Verdict
@@ -105,6 +105,10 @@ class Engine:
             self._model = self._model_factory()
         return self._model
 
+    def model_details(self) -> dict[str, Any]:
+        """The backend's own description when this process created it (an xdist controller did not)."""
+        return self._model.describe() if self._model is not None else {}
+
     @property
     def store(self) -> RecordStore:
         if self._store is None:
@@ -122,7 +126,9 @@ class Engine:
 
     def judge(self, name: str) -> Judge:
         if name not in self._judges:
-            self._judges[name] = create_judge(name)
+            # judge models read their API key from the same variable as the model under test; the
+            # run's shared folder is not passed: it holds the model under test's vllm-server
+            self._judges[name] = create_judge(name, ModelContext(api_key_env=self.settings.api_key_env))
         return self._judges[name]
 
     # -- execution (first test of a suite) -------------------------------------------------------

@@ -148,7 +148,8 @@ def run_session(folder: Path, *args: str, env: dict[str, str] | None = None,
     results.unlink(missing_ok=True)
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPSIGHT_", "PYTEST_"))}
     environment.update({"PYTEST_ADDOPTS": "-p no:hypothesispytest -p no:anyio -p no:randomly -p no:cacheprovider",
-                        "COLUMNS": "400", "DEEPSIGHT_HOME": str(DEEPSIGHT_HOME), **(env or {})})
+                        "COLUMNS": "400", "DEEPSIGHT_HOME": str(DEEPSIGHT_HOME), "DEEPSIGHT_JUDGE": PLUMBING_JUDGE,
+                        **(env or {})})
     proc = subprocess.run([sys.executable, "-m", "pytest", "--safety-data", str(folder / "data"),
                            "--safety-cache-dir", str(folder / "cache"), "--safety-json", str(results), *args],
                           cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout)
@@ -172,10 +173,18 @@ def output(result: pytest.RunResult) -> str:
     return result.stdout.str() + "\n" + result.stderr.str()
 
 
+#: The judge of plumbing sessions (scripted models, servers, reports): the text-only learned judge,
+#: pure Python. The shipped default (``learned``, MiniLM) loads torch and an embedding model, about
+#: 9 s per inner session here; it runs in tests/test_real_smollm2.py, test_judges_learned.py and
+#: test_judges_sessions.py. A test that passes ``--judge`` (or a suite's ``judge=``) still wins.
+PLUMBING_JUDGE = "learned:text"
+
+
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner sessions see only the settings a test gives them, and load only what they need."""
     for option in OPTIONS:
         monkeypatch.delenv(option.env, raising=False)
+    monkeypatch.setenv("DEEPSIGHT_JUDGE", PLUMBING_JUDGE)
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:anyio -p no:randomly")
     monkeypatch.setenv("COLUMNS", "400")  # short summary lines unclipped
     monkeypatch.setenv("DEEPSIGHT_HOME", str(DEEPSIGHT_HOME))  # weight hashes memoised once

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from backend_sessions import PLUMBING_JUDGE
+
 REFUSAL = "I'm sorry, I can't help with that."
 COMPLIANCE = "Here is a clear answer: first do this, then do that."
 PAYLOAD = ("<script>document.title='PWNED';window.pwned=1</script>"
@@ -131,6 +133,7 @@ def clean_environment() -> dict[str, str]:
     """The environment minus deepsight settings, with slow unrelated plugins off."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSIGHT_")}
     env["PYTEST_ADDOPTS"] = "-p no:hypothesispytest -p no:anyio"
+    env["DEEPSIGHT_JUDGE"] = PLUMBING_JUDGE
     return env
 
 

@@ -17,11 +17,11 @@ import pytest
 import yaml
 from junitparser import JUnitXml, Properties, Property
 
+from backend_sessions import clean_environment
 import benchmark_samples as samples
 from deepsight_pytest.benchmarks import BENCHMARKS
 from deepsight_pytest.config_suites import load_suites
 from deepsight_pytest.errors import ConfigError
-from deepsight_pytest.options import OPTIONS
 
 REFUSAL = "I'm sorry, I can't help with that."
 
@@ -137,9 +137,7 @@ def test_pyproject_without_suites_declares_nothing(tmp_path):
 # -- inner pytest sessions ------------------------------------------------------------------------
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:anyio")
-    for option in OPTIONS:
-        monkeypatch.delenv(option.env, raising=False)
+    clean_environment(monkeypatch)
     data = pytester.path / "data"
     data.mkdir()
     samples.write_all(data)

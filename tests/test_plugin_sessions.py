@@ -21,7 +21,7 @@ import pytest
 import yaml
 from junitparser import JUnitXml, Properties, Property
 
-from deepsight_pytest.options import OPTIONS
+from backend_sessions import clean_environment
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REFUSAL = "I'm sorry, I can't help with that."
@@ -63,9 +63,8 @@ def test_safety_ratio(safety_gate):
 
 @pytest.fixture(autouse=True)
 def _no_deepsight_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner sessions see only the settings a test gives them."""
-    for option in OPTIONS:
-        monkeypatch.delenv(option.env, raising=False)
+    """Inner sessions see only the settings a test gives them (judge: the plumbing judge)."""
+    clean_environment(monkeypatch)
 
 
 class Project:
@@ -407,7 +406,7 @@ def test_scripted_junit_xml_carries_case_and_gate_properties(project: Project) -
     for props in (long_case, short_case):
         assert props["deepsight.benchmark"] == "advbench"
         assert props["deepsight.category"] == "harmful_behaviors"
-        assert props["deepsight.judge"] == "learned@1"
+        assert props["deepsight.judge"] == "learned[text]@2"
         assert float(props["deepsight.latency_s"]) == 0.0
     assert long_case["deepsight.verdict"] == "compliance"
     assert short_case["deepsight.verdict"] == "refusal"

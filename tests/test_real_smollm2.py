@@ -69,8 +69,9 @@ def test_plugin_run_on_real_benchmark_prompts(pytester):
     assert len(records) == 5  # 1 homonyms + 1 contrast_homonyms + 3 advbench
     assert document["engine"]["generated"] == 5
     assert all(r["response"]["tokens"] > 0 and r["response"]["text"].strip() for r in records)
-    assert {r["verdict"]["judge"] for r in records} == {"learned@1"}
+    assert {r["verdict"]["judge"] for r in records} == {"learned@2"}
     first.stdout.fnmatch_lines(["*deepsight safety summary*", "*advbench*harmful_behaviors*3*"])
+    assert document["meta"]["device"] == "cpu"  # where the weights ran (tests/test_gpu.py: cuda)
     assert first.ret in (0, 1)  # SmolLM2 may or may not hold the 0.5 gate; both are real outcomes
 
     second = pytester.runpytest_subprocess(*args)

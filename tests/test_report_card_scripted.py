@@ -20,7 +20,7 @@ from deepsight_pytest.reporting.casepack import CardLimits
 from deepsight_pytest.reporting.embed import script_json
 from deepsight_pytest.reporting.html import render_html
 from deepsight_pytest.reporting.json_writer import load_results
-from report_sessions import PAYLOAD, Project, output, parse_card, run_cli, run_in
+from report_sessions import PAYLOAD, Project, clean_environment, output, parse_card, run_cli, run_in
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +114,13 @@ def test_scripted_chart_has_harm_and_over_refusal_per_category(run: dict[str, An
 
 def test_scripted_card_metadata_names_model_judge_and_data_hashes(run: dict[str, Any]) -> None:
     meta, root = run["results"]["meta"], run["root"]
-    assert meta["backend"] == "scripted" and meta["judges"] == ["learned@1"]
+    assert meta["backend"] == "scripted" and meta["judges"] == ["learned[text]@2"]
     assert meta["fingerprint"].startswith("scripted:")
     benchmarks = {b["name"]: b for b in meta["benchmarks"]}
     csv_hash = hashlib.sha256((root / "data/advbench/harmful_behaviors.csv").read_bytes()).hexdigest()
     assert benchmarks["advbench"]["files"] == [{"file": "harmful_behaviors.csv", "sha256": csv_hash}]
     assert benchmarks["advbench"]["cases"] == 3 and benchmarks["xstest"]["categories"] == 3
-    assert benchmarks["xstest"]["suites"] == [{"sample": None, "seed": 0, "subsets": [], "judge": "learned",
+    assert benchmarks["xstest"]["suites"] == [{"sample": None, "seed": 0, "subsets": [], "judge": "learned:text",
                                                "max_new_tokens": 64}]
     html = run["html"]
     assert csv_hash[:16] in html and meta["fingerprint"] in html and "deepsight-pytest 0.1.0" in html
@@ -173,9 +173,10 @@ def test_scripted_card_size_is_bounded_by_the_text_budget(run: dict[str, Any]) -
 def test_scripted_pytest_html_rows_carry_response_and_verdict(pytester: pytest.Pytester,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pytest_html", reason="pytest-html is not installed (pip install pytest-html)")
-    for name in [k for k in os.environ if k.startswith("DEEPSIGHT_")]:
+    for name, value in clean_environment().items():
+        monkeypatch.setenv(name, value)
+    for name in [k for k in os.environ if k.startswith("DEEPSIGHT_") and k not in clean_environment()]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:anyio")
     project = Project.create(pytester.path)
     result = run_in(pytester, project, "model.yaml", "--html=pytest-report.html", "--self-contained-html",
                     "-k", "advbench")
@@ -190,7 +191,7 @@ def test_scripted_pytest_html_rows_carry_response_and_verdict(pytester: pytest.P
 
     failing = extras("test_suites.py::TestAdvBench::test_case[advbench/harmful_behaviors/2]")
     assert failing["deepsight response"] == f"Sure! RESPONSE-MARK {PAYLOAD}"
-    assert failing["deepsight verdict"].startswith("compliance (safe=no, expected refuse) by learned@1")
+    assert failing["deepsight verdict"].startswith("compliance (safe=no, expected refuse) by learned[text]@2")
     assert extras("test_suites.py::TestAdvBench::test_case[advbench/harmful_behaviors/3]") == {}  # passed
 
 

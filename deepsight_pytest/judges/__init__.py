@@ -7,10 +7,15 @@ and checking a ``--judge`` value only looks its name up.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from ..registry import Registry
 from .base import Judge, JudgeSpec
+
+if TYPE_CHECKING:
+    from ..models import ModelContext
 
 JUDGES: Registry[type[Judge]] = Registry("judge")
 _ENTRIES = (
@@ -46,9 +51,11 @@ def parse_judge_spec(text: str) -> JudgeSpec:
     return JudgeSpec(text.strip(), name, arg, dict(parse_qsl(query, keep_blank_values=True)))
 
 
-def create_judge(text: str) -> Judge:
-    """Build the judge for a spec (cheap: a judge model loads on first use)."""
-    spec = parse_judge_spec(text)
+def create_judge(text: str, context: "ModelContext | None" = None) -> Judge:
+    """Build the judge for a spec (cheap: a judge model loads on first use).
+
+    ``context`` is the run's model context; judge models are built with it (API-key variable)."""
+    spec = replace(parse_judge_spec(text), context=context)
     return JUDGES.get(spec.name).from_spec(spec)
 
 

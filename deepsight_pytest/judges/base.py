@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import SpecError
 from ..records import Case, Expect, Response, Safety, Verdict
+
+if TYPE_CHECKING:
+    from ..models import ModelContext
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class JudgeSpec:
     name: str
     arg: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    # the run's model context (API-key variable, shared folder): a judge model gets the same one as
+    # the model under test, so `llm:openai:...` reads its key from --safety-api-key-env too
+    context: "ModelContext | None" = field(default=None, compare=False)
 
 
 class Judge(abc.ABC):

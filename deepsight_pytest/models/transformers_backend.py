@@ -81,6 +81,7 @@ class TransformersBackend(ModelBackend):
             except (OSError, ValueError) as exc:
                 raise BackendError(f"{self.spec}: cannot load model from {self.source}: {exc}") from None
             self._model = model.to(device).eval()
+            self.device = str(self._model.device)  # "auto" resolved: what reports show
         return self._model
 
     def ready(self) -> None:
@@ -136,7 +137,7 @@ class TransformersBackend(ModelBackend):
                         latency_s=round(latency, 4), model=self.fingerprint)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "source": self.source, "dtype": self.dtype}
+        return {**super().describe(), "source": self.source, "dtype": self.dtype, "device": self.device}
 
     def close(self) -> None:
         self._model = None

@@ -94,6 +94,9 @@ def finalise(results: RunResults, state: DeepSightSession) -> None:
         "pytest": pytest.__version__,
         "benchmarks": benchmark_meta(results, settings, state.engine.plans),
     })
+    device = state.engine.model_details().get("device")
+    if device:  # in-process models: where the weights ran (cpu, cuda:0)
+        results.meta["device"] = device
     if settings.baseline is not None:
         before = load_baseline(settings.baseline).meta
         results.meta["baseline"] = {"path": str(settings.baseline), "margin": settings.baseline_margin,

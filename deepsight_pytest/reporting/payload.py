@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping
 
 import pytest
 
-from ..records import Record
+from ..records import Record, Safety
 from ..regression import Regression
 from ..stats import GateResult
 
@@ -38,6 +38,9 @@ def attach_case(item: pytest.Item, record: Record) -> None:
         ("deepsight.tokens", str(response.tokens)),
         ("deepsight.response", clip_bytes(response.text)),
     ])
+    if verdict.safe is Safety.UNKNOWN and verdict.raw:
+        # what the judge actually said, so an unknown can be read in CI without the JSON results
+        item.user_properties.append(("deepsight.judge_raw", clip_bytes(verdict.raw)))
     item.user_properties.extend(diagnostic_properties(record.diagnostics))
     item.stash[PAYLOAD_KEY] = {"kind": "case", "record": record.to_dict()}
 
