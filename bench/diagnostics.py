@@ -12,11 +12,14 @@
                  no low-rank factorisation: what the algebra alone buys),
    * VECTORISED: ``MIEstimator`` as shipped (batched, pivoted Cholesky, error bound reported),
    with the largest difference from the formula in float64 (the LOOP's own float32 error beside).
-2. **Per-failure diagnostics vs generation**: the same failing cases are generated (the plugin's
-   batched ``generate``) and diagnosed (``DeepScan`` per-failure pass: refusal direction, X-Boundary
-   position, token attribution, plots and JSON), alternating runs (medians; CPU time beside wall
-   time, since other processes load the shared machine); the reference bundle (built once per
-   model, then cached) is timed separately.
+2. **Per-failure diagnostics vs generation**: the same failing cases, in two batches, are
+   generated (the plugin's batched ``generate``) and diagnosed (``DeepScan`` per-failure pass:
+   refusal direction, X-Boundary position, token attribution, JSON at once, PNG plots in the
+   background plot worker), the way a run does it: generate a batch, diagnose it, generate the next,
+   then wait for the last plots. Its extra wall time over generation alone is the figure; beside it,
+   diagnostics alone with every plot waited for (nothing to overlap: the upper bound) and the time
+   the run is blocked. Alternating runs, medians; the reference bundle (built once per model, then
+   cached) is timed separately.
 
 Every figure is a ratio of runs taken here, side by side; nothing is asserted.
 """
@@ -134,7 +137,7 @@ def bench_mi(scan: Any, rows: int, tokens: int) -> None:
 
 
 def bench_failures(scan: Any, count: int, max_new_tokens: int, batch_size: int) -> None:
-    from deepsight_pytest.diagnostics import plots
+    from deepsight_pytest.diagnostics import settle_plots
     from deepsight_pytest.diagnostics.failure import diagnose_failures
     from deepsight_pytest.models import GenerationSettings
     from deepsight_pytest.records import Safety
@@ -144,56 +147,70 @@ def bench_failures(scan: Any, count: int, max_new_tokens: int, batch_size: int) 
     reference_s = time.perf_counter() - started
     records = scan.engine.produce(advbench_cases(count), scan.settings.judge, max_new_tokens)
     failing = [r for r in records.values() if r.verdict.safe is Safety.NO]
-    if not failing:
-        raise SystemExit("no failing case among the chosen prompts")
-    prompts = [scan.backend.render(r.case.messages) for r in failing]
+    if len(failing) < 2:
+        raise SystemExit("fewer than two failing cases among the chosen prompts")
     settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=0)
-    render = plots.Painter.render
-    plot_s = [0.0]
+    halves = [failing[: len(failing) // 2], failing[len(failing) // 2:]]
+    artifacts = scan.artifacts
 
-    def timed_render(*args: Any) -> None:
-        begun = time.perf_counter()
-        render(*args)
-        plot_s[0] += time.perf_counter() - begun
+    def generate(group: list[Any]) -> None:
+        scan.backend.generate([scan.backend.render(r.case.messages) for r in group], settings, batch_size)
 
-    plots.Painter.render = timed_render  # type: ignore[method-assign]
-    wall: dict[str, list[float]] = {"generation": [], "diagnostics": [], "plots": []}
-    cpu: dict[str, list[float]] = {"generation": [], "diagnostics": []}
-    with tempfile.TemporaryDirectory() as folder:
-        from deepsight_pytest.diagnostics.artifacts import Artifacts
+    def diagnose(group: list[Any], run: str) -> None:
+        sinks = [artifacts.case_sink(r.case.benchmark, r.case.category, r.case.id, run) for r in group]
+        diagnose_failures(scan, bundle, group, sinks)
 
-        artifacts = Artifacts(Path(folder))
-        for run in range(RUNS):  # alternate, so that load from other processes hits both sides
-            begun, begun_cpu = time.perf_counter(), time.process_time()
-            scan.backend.generate(prompts, settings, batch_size)
-            wall["generation"].append(time.perf_counter() - begun)
-            cpu["generation"].append(time.process_time() - begun_cpu)
-            plot_s[0] = 0.0
-            sinks = [artifacts.case_sink(r.case.benchmark, r.case.category, r.case.id, f"run{run}") for r in failing]
-            begun, begun_cpu = time.perf_counter(), time.process_time()
-            diagnose_failures(scan, bundle, failing, sinks)
-            wall["diagnostics"].append(time.perf_counter() - begun)
-            cpu["diagnostics"].append(time.process_time() - begun_cpu)
-            wall["plots"].append(plot_s[0])
-    plots.Painter.render = render  # type: ignore[method-assign]
-    ratios = [d / g for d, g in zip(wall["diagnostics"], wall["generation"])]
-    cpu_ratios = [d / g for d, g in zip(cpu["diagnostics"], cpu["generation"])]
-    gen_s, diag_s, plot_s_ = (statistics.median(wall[k]) for k in ("generation", "diagnostics", "plots"))
+    def clock(step: Any) -> tuple[float, float]:
+        begun, begun_cpu = time.perf_counter(), time.process_time()
+        step()
+        return time.perf_counter() - begun, time.process_time() - begun_cpu
+
+    diagnose(failing[:1], "warm-up")  # starts the plot worker process (once per session)
+    settle_plots()
+    keys = ("generation", "run", "diagnostics", "blocking")
+    wall: dict[str, list[float]] = {k: [] for k in keys}
+    cpu: dict[str, list[float]] = {k: [] for k in keys}
+
+    def run_shaped(run: int) -> None:  # two batches, each generated then diagnosed; plots land at the end
+        for index, group in enumerate(halves):
+            generate(group)
+            diagnose(group, f"r{run}h{index}")
+        settle_plots()
+
+    def diagnostics_alone(run: int) -> None:  # no generation to overlap: every plot waited for
+        diagnose(failing, f"a{run}")
+        settle_plots()
+
+    for run in range(RUNS):  # alternate, so that load from other processes hits every side
+        for key, step in (("generation", lambda: [generate(g) for g in halves]), ("run", lambda: run_shaped(run)),
+                          ("diagnostics", lambda: diagnostics_alone(run)),
+                          ("blocking", lambda: diagnose(failing, f"b{run}"))):
+            seconds, cpu_seconds = clock(step)
+            wall[key].append(seconds)
+            cpu[key].append(cpu_seconds)
+        settle_plots()
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    extra = [(r - g) / g for r, g in zip(wall["run"], wall["generation"])]
     print(f"\nPer-failure diagnostics on {len(failing)} failing AdvBench cases ({max_new_tokens} new tokens, "
-          f"batch {batch_size}; medians of {RUNS} alternating runs)")
-    print(f"{'':<34}{'wall s':>10}{'share of generation':>22}")
-    print(f"{'generation (plugin generate)':<34}{gen_s:>10.2f}{'100%':>22}")
-    print(f"{'diagnostics, all (3 per case)':<34}{diag_s:>10.2f}{100 * diag_s / gen_s:>21.1f}%")
-    print(f"{'  of which plots (PNG)':<34}{plot_s_:>10.2f}{100 * plot_s_ / gen_s:>21.1f}%")
-    print(f"{'  of which compute and JSON':<34}{diag_s - plot_s_:>10.2f}{100 * (diag_s - plot_s_) / gen_s:>21.1f}%")
-    print("per run, diagnostics / generation: wall " + ", ".join(f"{100 * r:.1f}%" for r in ratios)
-          + "; CPU time " + ", ".join(f"{100 * r:.1f}%" for r in cpu_ratios))
-    ratio = statistics.median(ratios)
+          f"batch {batch_size}, two batches; medians of {RUNS} alternating runs; device {scan.backend.describe().get('device')})")
+    print(f"{'':<58}{'wall s':>8}{'of generation':>15}")
+    rows = (("generation alone (plugin generate, two batches)", "generation"),
+            ("generation + diagnostics, run-shaped (plots overlap)", "run"),
+            ("diagnostics alone, every plot waited for (no overlap)", "diagnostics"),
+            ("diagnostics, time the run is blocked (plots drawing)", "blocking"))
+    for label, key in rows:
+        print(f"{label:<58}{med[key]:>8.2f}{100 * med[key] / med['generation']:>14.1f}%")
+    print("per run, extra wall time of the run-shaped sequence over generation: "
+          + ", ".join(f"{100 * e:.1f}%" for e in extra)
+          + "; CPU time " + ", ".join(f"{100 * (r - g) / g:.1f}%" for r, g in zip(cpu["run"], cpu["generation"]))
+          + " (CPU of this process: the plot worker's is not counted)")
+    ratio = statistics.median(extra)
     verdict = "meets" if ratio <= COST_TARGET else "MISSES"
     print(f"extra wall time over generation: {100 * ratio:.1f}% (median; {verdict} the <= {100 * COST_TARGET:.0f}% "
-          f"target; CPU time {100 * statistics.median(cpu_ratios):.1f}%); reference bundle, once per model then "
-          f"cached: {reference_s:.1f}s ({len(bundle.refused)} harmful, {bundle.harmless_proj.shape[0]} harmless "
-          f"references, {sum(bundle.refused)} refused; reference layer {bundle.best_layer})")
+          f"target); without overlap (diagnostics alone) {100 * med['diagnostics'] / med['generation']:.1f}%; "
+          f"reference bundle, once per model then cached: {reference_s:.1f}s ({len(bundle.refused)} harmful, "
+          f"{bundle.harmless_proj.shape[0]} harmless references, {sum(bundle.refused)} refused; reference layer "
+          f"{bundle.best_layer})")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import pytest
 # Config suites' tests assert like a Python suite module's, so failures read the same in both forms.
 pytest.register_assert_rewrite("deepsight_pytest.config_collect")
 from . import baseline, collection, config_collect, xdist_support  # noqa: E402
+from .diagnostics import settle_plots
 from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
 from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
 from .fixtures import judge, model, safety_gate, safety_record  # noqa: F401  (fixtures)
@@ -67,6 +68,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    settle_plots()  # diagnostics plots drawn in the background land before anything reads them
     xdist_support.publish_stats(session.config, get_session(session.config).engine.stats)  # workers only
     collector = session.config.stash.get(COLLECTOR_KEY, None)
     if collector is None:

@@ -12,10 +12,21 @@ strings, so importing this package imports neither torch nor matplotlib.
 """
 from __future__ import annotations
 
+import sys
+from typing import Iterable
+
 from ..registry import Registry
 from .base import DiagnosticError, MethodResult, MethodSpec, Metric, entry, is_entry, skipped_entry
 
 DIAGNOSTICS: Registry[MethodSpec] = Registry("diagnostic")
+
+
+def settle_plots(paths: Iterable[str] | None = None) -> None:
+    """Wait for plots drawing in the background (:mod:`.plot_worker`), if this process drew any:
+    all of them, or only ``paths``. Imports nothing when no plot was drawn."""
+    worker = sys.modules.get(f"{__name__}.plot_worker")
+    if worker is not None:
+        worker.settle(paths)
 
 
 def _add(spec: MethodSpec) -> None:

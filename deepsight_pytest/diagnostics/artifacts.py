@@ -86,11 +86,18 @@ class Artifacts:
 
     @property
     def painter(self) -> Any:
+        """Draws in a worker process (:mod:`.plot_worker`): plots overlap the run's generation."""
         if self._painter is None:
-            from .plots import Painter
+            from .plot_worker import BackgroundPainter
 
-            self._painter = Painter()
+            self._painter = BackgroundPainter()
         return self._painter
+
+    def close(self) -> None:
+        """Wait for the plots still drawing (one warning for any that failed)."""
+        if self._painter is not None:
+            self._painter.close()
+            self._painter = None
 
     def case_sink(self, benchmark: str, category: str, case_id: str, key: str) -> Sink:
         folder = self.root / "cases" / safe_part(benchmark) / safe_part(category) / f"{safe_part(case_id)}-{key[:10]}"

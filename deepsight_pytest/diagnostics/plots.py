@@ -185,10 +185,9 @@ class Painter:
             self._get(key, lambda: _Refusal(curve, best)).draw(path, curve, best)
         elif kind == "position":
             [panels] = args
-            key = (kind, tuple((p["layer"], id(p["points"])) for p in panels))
-            figure = self._get(key, lambda: _Position(panels))
-            figure.keep = [p["points"] for p in panels]  # the ids in the key stay valid
-            figure.draw(path, panels)
+            # keyed by content: the reference points are the same for every case of a model
+            key = (kind, tuple((p["layer"], repr(sorted(p["points"].items()))) for p in panels))
+            self._get(key, lambda: _Position(panels)).draw(path, panels)
         elif kind == "attribution":
             tokens, scores = args
             self._get((kind, len(tokens)), lambda: _Attribution(len(tokens))).draw(path, tokens, scores)

@@ -232,6 +232,7 @@ class DeepScan:
         return entries
 
     def close(self) -> None:
+        self.artifacts.close()
         if self._cache is not None:
             self._cache.close()
 

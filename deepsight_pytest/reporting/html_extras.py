@@ -12,6 +12,7 @@ from typing import Any, Generator
 
 import pytest
 
+from ..diagnostics import settle_plots
 from ..records import Record
 from .casepack import PNG_SIGNATURE, CardLimits
 from .payload import PAYLOAD_KEY
@@ -34,6 +35,7 @@ def case_extras(record: Record, search: list[Path], max_plot: int = CardLimits()
         method = str(entry.get("method", f"diagnostic {index + 1}"))
         out.append(extras.json({k: entry.get(k) for k in ("method", "summary", "numbers", "data")},
                                name=f"deepsight {method}"))
+        settle_plots([entry["plot"]] if entry.get("plot") else [])  # drawn in the background
         png = _png(entry.get("plot"), search, max_plot)
         if png is not None:
             out.append(extras.png(base64.b64encode(png).decode("ascii"), name=f"deepsight {method} plot"))
