@@ -3,9 +3,9 @@
 A failing case's diagnostics compute in a small share of its generation time, but drawing their
 PNGs with matplotlib costs more than the compute (about 26 ms a plot; on a GPU more than the
 generation itself: ``bench/diagnostics.py``). So the numbers and the JSON are written at once, and
-the plots go to one worker process that keeps its own :class:`~.plots.Painter` (figures reused
-across cases) and draws while the model generates the next batch or suite. The process is
-*spawned*, never forked from a parent that holds CUDA or OpenMP threads.
+the plots go to worker processes (one per four cores, at most four) that keep their own
+:class:`~.plots.Painter` (figures reused across cases) and draw while the model generates the next
+batch or suite. They are *spawned*, never forked from a parent that holds CUDA or OpenMP threads.
 
 Whoever reads a plot file waits for it first: the session before it writes the card
 (:func:`settle`), pytest-html before it embeds a case's plot (:func:`settle` with the paths). A plot
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import multiprocessing
+import os
 import warnings
 import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +39,13 @@ def _draw(kind: str, path: str, args: tuple[Any, ...]) -> None:
     _PAINTER.render(kind, Path(path), *args)
 
 
+def worker_count() -> int:
+    """One plot process per four cores, at most four: one on a small CI machine, where the model
+    needs the other core, and several beside a GPU, where the CPU cores are otherwise idle."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(4, cores // 4))
+
+
 class BackgroundPainter:
     """The :class:`~.plots.Painter` interface, drawing in a worker process."""
 
@@ -50,7 +58,8 @@ class BackgroundPainter:
         if importlib.util.find_spec("matplotlib") is None:  # the caller warns once and goes on
             raise ImportError("matplotlib is not installed")
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=worker_count(),
+                                             mp_context=multiprocessing.get_context("spawn"))
         path.parent.mkdir(parents=True, exist_ok=True)
         self._pending[str(path)] = self._pool.submit(_draw, kind, str(path), args)
 
