@@ -87,3 +87,20 @@ class ModelBackend(abc.ABC):
 
     def close(self) -> None:
         """Release memory, processes or connections."""
+
+
+class StreamingBackend(ModelBackend):
+    """A backend that finishes requests one by one (vLLM, servers): it implements
+    ``generate_stream``, and ``generate`` collects the stream back into prompt order."""
+
+    @abc.abstractmethod
+    def generate_stream(self, prompts: Sequence[str], settings: GenerationSettings,
+                        batch_size: int) -> Iterator[tuple[int, Response]]:
+        """``(index, response)`` pairs as requests finish."""
+
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings,
+                 batch_size: int) -> list[Response]:
+        results: list[Response | None] = [None] * len(prompts)
+        for index, response in self.generate_stream(prompts, settings, batch_size):
+            results[index] = response
+        return [r for r in results if r is not None]

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BackendError, SpecError
 from ..records import Message, Response
-from .base import GenerationSettings, ModelBackend, ModelContext
+from .base import GenerationSettings, ModelContext, StreamingBackend
 
 WHOLE_SUITE = 1 << 31  # chunk size: every missing case of a suite goes out at once
 NO_KEY = "EMPTY"  # sent when the default key variable is unset: servers without auth ignore it
@@ -80,7 +80,7 @@ def chat_render(messages: Sequence[Message]) -> str:
     return json.dumps([dict(m) for m in messages], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-class OpenAIBackend(ModelBackend):
+class OpenAIBackend(StreamingBackend):
     """A model behind an OpenAI-compatible HTTP API."""
 
     has_weights = False
@@ -197,13 +197,6 @@ class OpenAIBackend(ModelBackend):
 
     def chunk_size(self, batch_size: int) -> int:
         return WHOLE_SUITE
-
-    def generate(self, prompts: Sequence[str], settings: GenerationSettings,
-                 batch_size: int) -> list[Response]:
-        results: list[Response | None] = [None] * len(prompts)
-        for index, response in self.generate_stream(prompts, settings, batch_size):
-            results[index] = response
-        return [r for r in results if r is not None]
 
     def generate_stream(self, prompts: Sequence[str], settings: GenerationSettings,
                         batch_size: int) -> Iterator[tuple[int, Response]]:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import BackendError, SpecError
 from ..records import Message, Response
-from .base import GenerationSettings, ModelBackend
+from .base import GenerationSettings, StreamingBackend
 from .transformers_backend import local_fingerprint
 
 WHOLE_SUITE = 1 << 31
@@ -97,7 +97,7 @@ def weights_fingerprint(source: str) -> str:
     return local_fingerprint(path) if path.is_dir() else source
 
 
-class VllmBackend(ModelBackend):
+class VllmBackend(StreamingBackend):
     """vLLM's ``LLM`` engine, created on the first generate and kept for the session."""
 
     has_weights = False  # the engine runs in worker processes: no hooks for white-box diagnostics
@@ -155,13 +155,6 @@ class VllmBackend(ModelBackend):
 
     def chunk_size(self, batch_size: int) -> int:
         return WHOLE_SUITE
-
-    def generate(self, prompts: Sequence[str], settings: GenerationSettings,
-                 batch_size: int) -> list[Response]:
-        results: list[Response | None] = [None] * len(prompts)
-        for index, response in self.generate_stream(prompts, settings, batch_size):
-            results[index] = response
-        return [r for r in results if r is not None]
 
     def generate_stream(self, prompts: Sequence[str], settings: GenerationSettings,
                         batch_size: int) -> Iterator[tuple[int, Response]]:
