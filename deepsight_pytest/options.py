@@ -26,6 +26,16 @@ def _int(text: str) -> int:
     return int(text)
 
 
+def _workers(text: str) -> int | None:
+    """``auto`` (None: decided by the machine's cores) or a count, 0 meaning in process."""
+    if text.strip().lower() == "auto":
+        return None
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 'auto' or at least 0")
+    return value
+
+
 def _unit_float(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -149,6 +159,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--diagnose-references",), "safety_diagnose_references", "DEEPSIGHT_DIAGNOSE_REFERENCES", 32,
            _positive_int, "harmful and harmless reference prompts per class behind the refusal direction "
            "and the X-Boundary centroids (default 32; built once per model, then cached)", "N"),
+    Option(("--diagnose-plot-workers",), "safety_diagnose_plot_workers", "DEEPSIGHT_DIAGNOSE_PLOT_WORKERS", None,
+           _workers, "processes that draw diagnostics plots while the run goes on: 'auto' (default: one "
+           "per four cores, at most four; none below four cores) or a number, 0 = draw in process", "N"),
     Option(("--safety-baseline",), "safety_baseline", "DEEPSIGHT_BASELINE", None, str,
            "JSON results of an earlier run: a significant per-category drop of the safety ratio "
            "fails test_safety_regression[benchmark/category]", "PATH", is_path=True),
@@ -183,6 +196,7 @@ class Settings:
     diagnose: str
     artifacts: Path | None
     diagnose_references: int
+    plot_workers: int | None
     baseline: Path | None
     baseline_margin: float
     baseline_alpha: float
@@ -247,6 +261,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         diagnose=values["safety_diagnose"],
         artifacts=values["safety_artifacts"],
         diagnose_references=values["safety_diagnose_references"],
+        plot_workers=values["safety_diagnose_plot_workers"],
         baseline=values["safety_baseline"],
         baseline_margin=values["safety_baseline_margin"],
         baseline_alpha=values["safety_baseline_alpha"],

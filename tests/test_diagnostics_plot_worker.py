@@ -38,3 +38,32 @@ def test_a_plot_that_fails_to_draw_is_one_warning_not_an_error(tmp_path: Path) -
     with pytest.warns(pytest.PytestWarning, match=r"plot failed to draw: .*x\.png: KeyError"):
         painter.close()
     assert (tmp_path / "ok.png").read_bytes().startswith(PNG) and not (tmp_path / "x.png").exists()
+
+
+def test_plot_workers_only_where_cores_are_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepsight_pytest.diagnostics import plot_worker
+    from deepsight_pytest.diagnostics.plots import Painter
+
+    for cores, workers in ((2, 0), (4, 1), (16, 4), (64, 4)):
+        monkeypatch.setattr(plot_worker.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert plot_worker.worker_count() == workers
+    monkeypatch.setattr(plot_worker.os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert type(plot_worker.painter()) is Painter  # a 2-core machine draws in process, as CI does
+    monkeypatch.setattr(plot_worker.os, "sched_getaffinity", lambda _pid: set(range(8)))
+    background = plot_worker.painter()
+    assert isinstance(background, BackgroundPainter) and background.workers == 2
+    background.close()
+
+
+def test_plot_workers_option_reaches_the_painter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from deepsight_pytest.diagnostics.artifacts import Artifacts
+    from deepsight_pytest.diagnostics.plots import Painter
+    from deepsight_pytest.options import _workers
+
+    assert (_workers("auto"), _workers("0"), _workers("3")) == (None, 0, 3)
+    with pytest.raises(ValueError):
+        _workers("-1")
+    assert type(Artifacts(tmp_path, 0).painter) is Painter
+    artifacts = Artifacts(tmp_path, 2)
+    assert isinstance(artifacts.painter, BackgroundPainter) and artifacts.painter.workers == 2
+    artifacts.close()

@@ -80,24 +80,26 @@ class Sink:
 class Artifacts:
     """The artifacts root (``--safety-artifacts``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, plot_workers: int | None = None) -> None:
         self.root = root
+        self.plot_workers = plot_workers  # None: as many as the machine's cores allow
         self._painter: Any = None  # one per session: per-case plots reuse its figures
 
     @property
     def painter(self) -> Any:
-        """Draws in a worker process (:mod:`.plot_worker`): plots overlap the run's generation."""
+        """Draws in worker processes where cores are spare (:mod:`.plot_worker`), else in process."""
         if self._painter is None:
-            from .plot_worker import BackgroundPainter
+            from .plot_worker import painter
 
-            self._painter = BackgroundPainter()
+            self._painter = painter(self.plot_workers)
         return self._painter
 
     def close(self) -> None:
         """Wait for the plots still drawing (one warning for any that failed)."""
-        if self._painter is not None:
-            self._painter.close()
-            self._painter = None
+        close = getattr(self._painter, "close", None)
+        if callable(close):
+            close()
+        self._painter = None
 
     def case_sink(self, benchmark: str, category: str, case_id: str, key: str) -> Sink:
         folder = self.root / "cases" / safe_part(benchmark) / safe_part(category) / f"{safe_part(case_id)}-{key[:10]}"

@@ -3,9 +3,11 @@
 A failing case's diagnostics compute in a small share of its generation time, but drawing their
 PNGs with matplotlib costs more than the compute (about 26 ms a plot; on a GPU more than the
 generation itself: ``bench/diagnostics.py``). So the numbers and the JSON are written at once, and
-the plots go to worker processes (one per four cores, at most four) that keep their own
-:class:`~.plots.Painter` (figures reused across cases) and draw while the model generates the next
-batch or suite. They are *spawned*, never forked from a parent that holds CUDA or OpenMP threads.
+where the machine has cores to spare (four or more) the plots go to worker processes (one per four
+cores, at most four) that keep their own :class:`~.plots.Painter` (figures reused across cases)
+and draw while the model generates the next batch or suite. They are *spawned*, never forked from a
+parent that holds CUDA or OpenMP threads. Below four cores the model's own threads use every core,
+so plots are drawn in process as before.
 
 Whoever reads a plot file waits for it first: the session before it writes the card
 (:func:`settle`), pytest-html before it embeds a case's plot (:func:`settle` with the paths). A plot
@@ -40,16 +42,28 @@ def _draw(kind: str, path: str, args: tuple[Any, ...]) -> None:
 
 
 def worker_count() -> int:
-    """One plot process per four cores, at most four: one on a small CI machine, where the model
-    needs the other core, and several beside a GPU, where the CPU cores are otherwise idle."""
+    """One plot process per four cores, at most four; none below four cores (a small CI machine),
+    where the model's own threads need every core and plots are drawn in process instead."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(4, cores // 4))
+    return min(4, cores // 4)
+
+
+def painter(workers: int | None = None) -> Any:
+    """A background painter with ``workers`` processes (None: :func:`worker_count`), or an
+    in-process one for 0."""
+    workers = worker_count() if workers is None else workers
+    if workers == 0:
+        from .plots import Painter
+
+        return Painter()
+    return BackgroundPainter(workers)
 
 
 class BackgroundPainter:
     """The :class:`~.plots.Painter` interface, drawing in a worker process."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._pending: dict[str, Future[None]] = {}
         _LIVE.add(self)
@@ -58,8 +72,7 @@ class BackgroundPainter:
         if importlib.util.find_spec("matplotlib") is None:  # the caller warns once and goes on
             raise ImportError("matplotlib is not installed")
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=worker_count(),
-                                             mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
         path.parent.mkdir(parents=True, exist_ok=True)
         self._pending[str(path)] = self._pool.submit(_draw, kind, str(path), args)
 

@@ -40,7 +40,7 @@ class DeepScan:
         self.engine = engine
         self.settings = engine.settings
         self.cache_dir = cache_dir
-        self.artifacts = Artifacts(artifacts_root)
+        self.artifacts = Artifacts(artifacts_root, self.settings.plot_workers)
         self._cache: ResultCache | None = None
         self._bundle: "ReferenceBundle | None" = None
         self._blocks: int | None = None
