@@ -80,6 +80,7 @@ def test_plugin_run_on_real_benchmark_prompts(pytester):
     second = pytester.runpytest_subprocess(*args)
     again = json.loads((pytester.path / "out.json").read_text())
     assert again["engine"]["generated"] == 0 and again["engine"]["cached_responses"] == 5
+    assert "device" not in again["meta"]  # a fully cached run loads no weights
     assert [c["record"] for c in again["cases"]] == records
     second.stdout.fnmatch_lines(["*engine: 0 generated*"])
 

@@ -40,6 +40,7 @@ class TransformersBackend(ModelBackend):
         self.source = source
         self.dtype = dtype
         self.device = device
+        self.loaded_on: str | None = None  # the device the weights went to, once loaded
         self._fingerprint = fingerprint
         self._tokenizer: Any = None
         self._model: Any = None
@@ -81,7 +82,7 @@ class TransformersBackend(ModelBackend):
             except (OSError, ValueError) as exc:
                 raise BackendError(f"{self.spec}: cannot load model from {self.source}: {exc}") from None
             self._model = model.to(device).eval()
-            self.device = str(self._model.device)  # "auto" resolved: what reports show
+            self.loaded_on = str(self._model.device)  # what reports show ("auto" resolved)
         return self._model
 
     def ready(self) -> None:
@@ -137,7 +138,8 @@ class TransformersBackend(ModelBackend):
                         latency_s=round(latency, 4), model=self.fingerprint)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "source": self.source, "dtype": self.dtype, "device": self.device}
+        where = {"device": self.loaded_on} if self.loaded_on else {}  # only when weights were loaded
+        return {**super().describe(), "source": self.source, "dtype": self.dtype, **where}
 
     def close(self) -> None:
         self._model = None
