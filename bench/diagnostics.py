@@ -41,29 +41,14 @@ COST_TARGET = 0.25
 RUNS = 3
 
 
-class _Config:
-    """The few ``pytest.Config`` methods option resolution reads (a script has no pytest session)."""
-
-    rootpath = REPO
-
-    def __init__(self, **options: str) -> None:
-        self.options = options
-
-    def getoption(self, dest: str) -> Any:
-        return self.options.get(dest)
-
-    def getini(self, _name: str) -> Any:
-        return None
-
-
 def make_scan(cache: Path, max_new_tokens: int, batch_size: int) -> Any:
     from deepsight_pytest.diagnostics.scan import DeepScan
     from deepsight_pytest.engine import Engine
     from deepsight_pytest.models import create_model
-    from deepsight_pytest.options import resolve_settings
+    from deepsight_pytest.options import ScriptConfig, resolve_settings
     from deepsight_pytest.store import RecordStore
 
-    settings = resolve_settings(_Config(safety_data=str(DATA), safety_max_new_tokens=str(max_new_tokens),
+    settings = resolve_settings(ScriptConfig(REPO, safety_data=str(DATA), safety_max_new_tokens=str(max_new_tokens),
                                         safety_batch_size=str(batch_size)))
     engine = Engine(settings, lambda: RecordStore(cache / "records.sqlite"), lambda: create_model("smollm2"),
                     lambda e: DeepScan(e, cache, cache / "artifacts"))

@@ -237,7 +237,23 @@ def _resolve(config: pytest.Config, option: Option) -> Any:
     return option.default
 
 
-def resolve_settings(config: pytest.Config) -> Settings:
+class ScriptConfig:
+    """The few ``pytest.Config`` methods option resolution reads, for code that drives the engine
+    without a pytest session (benchmark scripts, notebooks): options by their ``dest`` name as
+    strings, no ini file; the environment still applies."""
+
+    def __init__(self, rootpath: Path, **options: str) -> None:
+        self.rootpath = rootpath
+        self.options = options
+
+    def getoption(self, dest: str) -> Any:
+        return self.options.get(dest)
+
+    def getini(self, _name: str) -> Any:
+        return None
+
+
+def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
     """Resolve every option once (command line > environment > ini > default)."""
     values = {option.dest: _resolve(config, option) for option in OPTIONS}
     return Settings(

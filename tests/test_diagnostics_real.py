@@ -163,21 +163,6 @@ def test_warm_rerun_is_served_from_the_caches(session: dict[str, Any]) -> None:
 
 
 # -- in process: the cached conversation pass equals a full one -----------------------------------
-class _Config:
-    """What option resolution reads from a pytest config (an in-process DeepScan needs no session)."""
-
-    rootpath = Path.cwd()
-
-    def __init__(self, **options: str) -> None:
-        self.options = options
-
-    def getoption(self, dest: str) -> Any:
-        return self.options.get(dest)
-
-    def getini(self, _name: str) -> Any:
-        return None
-
-
 def test_cached_conversation_pass_equals_a_full_pass(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from deepsight_pytest.diagnostics.capture import capture_texts, render_conversation
@@ -186,11 +171,11 @@ def test_cached_conversation_pass_equals_a_full_pass(tmp_path: Path) -> None:
     from deepsight_pytest.diagnostics.scan import DeepScan
     from deepsight_pytest.engine import Engine
     from deepsight_pytest.models import create_model
-    from deepsight_pytest.options import resolve_settings
+    from deepsight_pytest.options import ScriptConfig, resolve_settings
     from deepsight_pytest.records import Case, Expect, Record, Response, Safety, Verdict
     from deepsight_pytest.store import RecordStore
 
-    settings = resolve_settings(_Config(safety_batch_size="2"))
+    settings = resolve_settings(ScriptConfig(Path.cwd(), safety_batch_size="2"))
     engine = Engine(settings, lambda: RecordStore(None), lambda: create_model("smollm2"),
                     lambda e: DeepScan(e, None, tmp_path))
     scan = engine.diagnoser
