@@ -161,7 +161,8 @@ OPTIONS: tuple[Option, ...] = (
            "and the X-Boundary centroids (default 32; built once per model, then cached)", "N"),
     Option(("--diagnose-plot-workers",), "safety_diagnose_plot_workers", "DEEPSIGHT_DIAGNOSE_PLOT_WORKERS", None,
            _workers, "processes that draw diagnostics plots while the run goes on: 'auto' (default: one "
-           "per four cores, at most four; none below four cores) or a number, 0 = draw in process", "N"),
+           "per four cores of this process's share, at most four; none below four cores) or a number, 0 = draw in "
+           "process", "N"),
     Option(("--safety-baseline",), "safety_baseline", "DEEPSIGHT_BASELINE", None, str,
            "JSON results of an earlier run: a significant per-category drop of the safety ratio "
            "fails test_safety_regression[benchmark/category]", "PATH", is_path=True),

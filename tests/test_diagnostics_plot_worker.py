@@ -44,6 +44,7 @@ def test_plot_workers_only_where_cores_are_spare(monkeypatch: pytest.MonkeyPatch
     from deepsight_pytest.diagnostics import plot_worker
     from deepsight_pytest.diagnostics.plots import Painter
 
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
     for cores, workers in ((2, 0), (4, 1), (16, 4), (64, 4)):
         monkeypatch.setattr(plot_worker.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
         assert plot_worker.worker_count() == workers
@@ -53,6 +54,9 @@ def test_plot_workers_only_where_cores_are_spare(monkeypatch: pytest.MonkeyPatch
     background = plot_worker.painter()
     assert isinstance(background, BackgroundPainter) and background.workers == 2
     background.close()
+    monkeypatch.setattr(plot_worker.os, "sched_getaffinity", lambda _pid: set(range(16)))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")  # -n 4 on 16 cores: 4 cores per worker
+    assert plot_worker.worker_count() == 1
 
 
 def test_plot_workers_option_reaches_the_painter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

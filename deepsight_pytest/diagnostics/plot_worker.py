@@ -43,9 +43,14 @@ def _draw(kind: str, path: str, args: tuple[Any, ...]) -> None:
 
 def worker_count() -> int:
     """One plot process per four cores, at most four; none below four cores (a small CI machine),
-    where the model's own threads need every core and plots are drawn in process instead."""
+    where the model's own threads need every core and plots are drawn in process instead. Under
+    ``pytest -n N`` each xdist worker counts only its share of the cores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(4, cores // 4)
+    try:
+        sharing = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    except ValueError:
+        sharing = 1
+    return min(4, cores // sharing // 4)
 
 
 def painter(workers: int | None = None) -> Any:
