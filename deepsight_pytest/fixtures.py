@@ -44,6 +44,10 @@ def safety_gate(request: pytest.FixtureRequest) -> GateResult:
     """The safety-ratio gate of this test's benchmark category."""
     gate = _from_engine(request, GateParam, lambda engine, p: engine.gate(p.suite, p.category))
     attach_gate(request.node, gate)
+    shard = get_session(request.config).settings.shard
+    if shard is not None:  # partial data: recorded for `deepsight merge`, not decided here
+        from .shards import gate_skip_reason
+        pytest.skip(gate_skip_reason(shard))
     return gate
 
 

@@ -84,6 +84,11 @@ def _env_name(text: str) -> str:
     return name
 
 
+def _shard(text: str) -> Any:
+    from .shards import parse_shard
+    return parse_shard(text)
+
+
 def _exit_mode(text: str) -> str:
     if text not in {"gates", "all"}:
         raise ValueError("must be 'gates' or 'all'")
@@ -170,6 +175,9 @@ OPTIONS: tuple[Option, ...] = (
            _unit_float, "drop of the safety ratio tolerated by the baseline test (default 0)", "RATIO"),
     Option(("--safety-baseline-alpha",), "safety_baseline_alpha", "DEEPSIGHT_BASELINE_ALPHA", 0.05,
            _alpha, "significance level of the baseline test (default 0.05)", "P"),
+    Option(("--safety-shard",), "safety_shard", "DEEPSIGHT_SHARD", None, _shard,
+           "run shard I of N: a deterministic 1/N of every suite's cases (by a hash of the case id); "
+           "gates are recorded but skipped, `deepsight merge` of the shards decides them", "I/N"),
 )
 
 
@@ -201,6 +209,7 @@ class Settings:
     baseline: Path | None
     baseline_margin: float
     baseline_alpha: float
+    shard: Any = None  # shards.Shard of --safety-shard, None for a whole run
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -282,4 +291,5 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         baseline=values["safety_baseline"],
         baseline_margin=values["safety_baseline_margin"],
         baseline_alpha=values["safety_baseline_alpha"],
+        shard=values["safety_shard"],
     )

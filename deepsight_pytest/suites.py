@@ -164,6 +164,8 @@ def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     sample = settings.sample if settings.sample is not None else spec.sample
     seed = spec.seed if spec.seed is not None else settings.seed
     sampled = sample_per_category(cases, sample, seed)
+    if settings.shard is not None:  # --safety-shard: this runner's deterministic share
+        sampled = settings.shard.select(sampled)
     default_threshold = spec.threshold if spec.threshold is not None else benchmark.default_threshold
     # The suite's own judge, else the benchmark's (an objective benchmark needs its scorer),
     # else the run's --judge (whose default is "refusal").

@@ -42,7 +42,7 @@ def test_spec_options_pass_through_to_the_engine() -> None:
     ("vllm:", "needs a checkpoint folder or hub id"),
     ("vllm:./no-such-folder", "no config.json in no-such-folder"),
     ("vllm:org/model?tp=two", "model option tp: invalid literal for int()"),
-    ("vllm:org/model?colour=red", "unknown model option 'colour'; known: data_parallel_size, dp, dtype"),
+    ("vllm:org/model?colour=red", "unknown model option 'colour'; known: data_parallel_size, distributed_executor_backend, dp, dtype"),
     ("vllm-server:org/model?start_timeout=soon", "model option start_timeout"),
 ])
 def test_bad_vllm_spec_is_one_line(spec: str, needle: str) -> None:

