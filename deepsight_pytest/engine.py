@@ -16,6 +16,7 @@ from .judges import Judge, create_judge
 from .models import GenerationSettings, ModelBackend, ModelContext
 from .models.reasoning import apply_reasoning
 from .options import Settings
+from .progress import NO_PROGRESS, Progress
 from .records import Case, Record, Response, Safety, Verdict
 from .stats import CategoryStats, GateResult
 from .store import RecordStore, content_key
@@ -76,6 +77,7 @@ class Engine:
         self._needed: dict[str, set[str]] = {}
         self._records: dict[str, dict[str, Record]] = {}
         self._failures: dict[str, str] = {}
+        self.progress: Progress = NO_PROGRESS  # progress_display on a terminal, else nothing
         self.xdist: Any = None  # xdist_support.WorkerLink on an xdist worker: its queued cases, the run's claims
 
     # -- planning (collection time) ------------------------------------------------------------
@@ -185,7 +187,7 @@ class Engine:
         return have
 
     def _produce(self, plan: SuitePlan, cases: list[Case], counted: bool = True) -> dict[str, Record]:
-        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted)
+        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name)
         if self._diagnoser_factory is None:
             return records
         answered = {uid: r for uid, r in records.items() if r.response.error is None}
@@ -193,11 +195,11 @@ class Engine:
         return {**records, **self.diagnoser.attach(answered)}
 
     def produce(self, cases: list[Case], judge_name: str, max_new_tokens: int,
-                counted: bool = True) -> dict[str, Record]:
+                counted: bool = True, label: str = "references") -> dict[str, Record]:
         """Records of any cases (suites, diagnostics reference sets): cached, batched, judged.
         ``counted=False``: cache reads are left out of the counters (another worker counts them)."""
         settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed)
-        responses = self._responses(cases, settings, counted)
+        responses = self._responses(cases, settings, counted, label)
         judge = self.judge(judge_name)
         verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key)
                         for case, (rkey, _) in zip(cases, responses)]
@@ -208,7 +210,12 @@ class Engine:
             verdicts[verdict_keys[i]] = Verdict("error", Safety.UNKNOWN, judge.key, None, responses[i][1].error or "")
         todo = [i for i, key in enumerate(verdict_keys) if key not in verdicts]
         if todo:
-            fresh = judge.judge([(cases[i], responses[i][1]) for i in todo])
+            tracker = self.progress.track(label, "judging", len(todo))
+            try:
+                fresh = judge.judge([(cases[i], responses[i][1]) for i in todo])
+                tracker.advance(len(todo))
+            finally:
+                tracker.close()
             new = {verdict_keys[i]: verdict for i, verdict in zip(todo, fresh)}
             self.store.put_verdicts(new)
             verdicts.update(new)
@@ -217,7 +224,7 @@ class Engine:
                 for case, (_, response), vkey in zip(cases, responses, verdict_keys)}
 
     def _responses(self, cases: list[Case], settings: GenerationSettings,
-                   counted: bool = True) -> list[tuple[str, Response]]:
+                   counted: bool = True, label: str = "") -> list[tuple[str, Response]]:
         """(response key, response) per case: from the store, else generated (``generation.py``).
 
         ``--safety-reasoning`` is applied after the store (switching it regenerates nothing); the
@@ -227,7 +234,7 @@ class Engine:
         keys = [content_key(model.fingerprint, prompt, settings.key()) for prompt in prompts]
         claims = self.xdist.claims(self.store) if self.xdist is not None else None
         found = fill_responses(model, self.store, self.stats, dict(zip(keys, prompts)), settings,
-                               max(1, self.settings.batch_size), claims, counted)
+                               max(1, self.settings.batch_size), claims, counted, self.progress, label)
         mode = self.settings.reasoning
         return [(key if mode == "strip" else content_key(key, "reasoning", mode), apply_reasoning(found[key], mode))
                 for key in keys]

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from .coordination import DONE, ERROR, RUNNING, Claims, owner_alive
 from .errors import BackendError
 from .models import GenerationSettings, ModelBackend
+from .progress import NO_PROGRESS, Progress, Tracker
 from .records import Response
 from .store import RecordStore
 
@@ -53,7 +54,8 @@ class _Committer:
 
 
 def _run_chunk(model: ModelBackend, store: RecordStore, stats: Any, keys: list[str], prompts: Mapping[str, str],
-               settings: GenerationSettings, batch_size: int, claims: Claims | None) -> dict[str, Response]:
+               settings: GenerationSettings, batch_size: int, claims: Claims | None,
+               tracker: Tracker) -> dict[str, Response]:
     committer = _Committer(store, claims, stats)
     seen: dict[str, Response] = {}
     started = time.perf_counter()
@@ -64,6 +66,7 @@ def _run_chunk(model: ModelBackend, store: RecordStore, stats: Any, keys: list[s
         for index, response in model.generate_stream([prompts[k] for k in keys], settings, batch_size):
             seen[keys[index]] = response
             committer.add(keys[index], response)
+            tracker.advance(1, response.tokens)
     finally:
         committer.flush()
         if claims is not None:
@@ -76,13 +79,21 @@ def _run_chunk(model: ModelBackend, store: RecordStore, stats: Any, keys: list[s
 
 
 def generate(model: ModelBackend, store: RecordStore, stats: Any, prompts: Mapping[str, str],
-             settings: GenerationSettings, batch_size: int, claims: Claims | None) -> dict[str, Response]:
+             settings: GenerationSettings, batch_size: int, claims: Claims | None,
+             progress: Progress = NO_PROGRESS, label: str = "") -> dict[str, Response]:
     """Generate ``prompts`` (key -> rendered prompt): longest first, in backend-sized chunks."""
     keys = sorted(prompts, key=lambda k: -len(prompts[k]))  # similar lengths share a batch
     chunk = max(1, model.chunk_size(batch_size))
     out: dict[str, Response] = {}
-    for start in range(0, len(keys), chunk):
-        out.update(_run_chunk(model, store, stats, keys[start:start + chunk], prompts, settings, batch_size, claims))
+    if not keys:
+        return out
+    tracker = progress.track(label, "generating", len(keys))
+    try:
+        for start in range(0, len(keys), chunk):
+            out.update(_run_chunk(model, store, stats, keys[start:start + chunk], prompts, settings, batch_size,
+                                  claims, tracker))
+    finally:
+        tracker.close()
     return out
 
 
@@ -122,7 +133,7 @@ def _await_others(model: ModelBackend, store: RecordStore, stats: Any, prompts: 
 
 def fill_responses(model: ModelBackend, store: RecordStore, stats: Any, prompts: Mapping[str, str],
                    settings: GenerationSettings, batch_size: int, claims: Claims | None,
-                   counted: bool = True) -> dict[str, Response]:
+                   counted: bool = True, progress: Progress = NO_PROGRESS, label: str = "") -> dict[str, Response]:
     """Every key's response: from the store, generated here, or (xdist) from the worker generating it.
 
     ``counted=False`` leaves reads out of the counters (a gate's cases that another worker owns
@@ -133,7 +144,8 @@ def fill_responses(model: ModelBackend, store: RecordStore, stats: Any, prompts:
     stats.cached_responses += len(found) - len(shared) if counted else 0
     stats.from_other_workers += len(shared)
     mine, theirs = claims.claim(missing) if claims is not None else (missing, [])
-    found.update(generate(model, store, stats, {k: prompts[k] for k in mine}, settings, batch_size, claims))
+    found.update(generate(model, store, stats, {k: prompts[k] for k in mine}, settings, batch_size, claims,
+                          progress, label))
     if theirs and claims is not None:
         found.update(_await_others(model, store, stats, {k: prompts[k] for k in theirs}, settings, batch_size,
                                    claims, counted))

@@ -89,6 +89,12 @@ def _shard(text: str) -> Any:
     return parse_shard(text)
 
 
+def _progress_mode(text: str) -> str:
+    if text not in {"auto", "on", "off"}:
+        raise ValueError("must be 'auto', 'on' or 'off'")
+    return text
+
+
 def _exit_mode(text: str) -> str:
     if text not in {"gates", "all"}:
         raise ValueError("must be 'gates' or 'all'")
@@ -178,6 +184,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--safety-shard",), "safety_shard", "DEEPSIGHT_SHARD", None, _shard,
            "run shard I of N: a deterministic 1/N of every suite's cases (by a hash of the case id); "
            "gates are recorded but skipped, `deepsight merge` of the shards decides them", "I/N"),
+    Option(("--safety-progress",), "safety_progress", "DEEPSIGHT_PROGRESS", "auto", _progress_mode,
+           "live progress of generation, judging and diagnostics: 'auto' (default: shown unless -q; in "
+           "place on a terminal, a plain line every 30 s in a log), 'on' or 'off'", "MODE"),
 )
 
 
@@ -210,6 +219,7 @@ class Settings:
     baseline_margin: float
     baseline_alpha: float
     shard: Any = None  # shards.Shard of --safety-shard, None for a whole run
+    progress: str = "auto"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -292,4 +302,5 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         baseline_margin=values["safety_baseline_margin"],
         baseline_alpha=values["safety_baseline_alpha"],
         shard=values["safety_shard"],
+        progress=values["safety_progress"],
     )

@@ -12,7 +12,7 @@ import pytest
 
 # Config suites' tests assert like a Python suite module's, so failures read the same in both forms.
 pytest.register_assert_rewrite("deepsight_pytest.config_collect")
-from . import baseline, collection, config_collect, xdist_support  # noqa: E402
+from . import baseline, collection, config_collect, progress_display, xdist_support  # noqa: E402
 from .diagnostics import settle_plots
 from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
 from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
@@ -38,7 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARK_HELP)
     config.addinivalue_line("markers", DEEPSCAN_MARK_HELP)
-    xdist_support.configure(config, start_session(config).engine)  # -n N: own cases per worker
+    engine = start_session(config).engine
+    xdist_support.configure(config, engine)  # -n N: own cases per worker
+    progress_display.configure(config, engine)  # --safety-progress: live progress on the terminal
     baseline.configure(config)  # --safety-baseline: test_safety_regression[...] items
     html_extras.configure(config)  # pytest-html: responses and diagnostics as extras
     if not hasattr(config, "workerinput"):  # reporters live on the xdist controller only

@@ -207,12 +207,19 @@ class DeepScan:
         from .failure import diagnose_failures
 
         sinks = [self.artifacts.case_sink(r.case.benchmark, r.case.category, r.case.id, keys[r.case.uid]) for r in todo]
+        tracker = None
         try:
-            results = diagnose_failures(self, self.references(), todo, sinks)
+            references = self.references()  # built (and shown) before the cases' own progress starts
+            tracker = self.engine.progress.track(todo[0].case.benchmark, "diagnosing", len(todo))
+            results = diagnose_failures(self, references, todo, sinks)
+            tracker.advance(len(todo))
         except (DeepSightError, RuntimeError, OSError) as exc:  # diagnostics never sink the suite's records
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             warnings.warn(pytest.PytestWarning(f"deepsight: per-case diagnostics failed: {message}"))
             return {r.case.uid: [entry(SKIP_METHOD, f"error: diagnostics failed ({message})")] for r in todo}
+        finally:
+            if tracker is not None:
+                tracker.close()
         self.engine.stats.diagnosed += len(todo)
         self.cache.put({keys[r.case.uid]: [self._relative(e) for e in entries] for r, entries in zip(todo, results)})
         return {r.case.uid: entries for r, entries in zip(todo, results)}
