@@ -27,13 +27,14 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import yaml
+from typing import TYPE_CHECKING, Any, Callable
 
 from .benchmarks import BENCHMARKS
 from .errors import ConfigError, DeepSightError
 from .judges import JUDGES
+
+if TYPE_CHECKING:
+    import yaml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,6 +74,8 @@ class ConfigSuite:
 
 # -- reading files into located trees -------------------------------------------------------------
 def read_yaml(path: Path) -> Located:
+    import yaml  # here, not at import: the plugin loads in every pytest run
+
     text = _read(path)
     loader = yaml.SafeLoader(text)
     try:
@@ -90,6 +93,8 @@ def read_yaml(path: Path) -> Located:
 
 
 def _from_node(node: yaml.Node, loader: yaml.SafeLoader, path: Path) -> Located:
+    import yaml
+
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         children: dict[str, Located] = {}

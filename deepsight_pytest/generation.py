@@ -53,15 +53,36 @@ class _Committer:
         self.spent_s += time.perf_counter() - started
 
 
+class _StartedTracker:
+    """Opens the progress tracker once the model is ready, so its clock leaves out start-up."""
+
+    def __init__(self, progress: Progress, label: str, total: int) -> None:
+        self.progress, self.label, self.total = progress, label, total
+        self.tracker: Tracker | None = None
+
+    def start(self) -> None:
+        if self.tracker is None:
+            self.tracker = self.progress.track(self.label, "generating", self.total)
+
+    def advance(self, cases: int = 1, tokens: int = 0) -> None:
+        if self.tracker is not None:
+            self.tracker.advance(cases, tokens)
+
+    def close(self) -> None:
+        if self.tracker is not None:
+            self.tracker.close()
+
+
 def _run_chunk(model: ModelBackend, store: RecordStore, stats: Any, keys: list[str], prompts: Mapping[str, str],
                settings: GenerationSettings, batch_size: int, claims: Claims | None,
-               tracker: Tracker) -> dict[str, Response]:
+               tracker: "_StartedTracker") -> dict[str, Response]:
     committer = _Committer(store, claims, stats)
     seen: dict[str, Response] = {}
     started = time.perf_counter()
     try:
         model.ready()  # weights or server: start-up is counted apart from generation
         stats.startup_s += time.perf_counter() - started
+        tracker.start()  # the rate and time left count from here, not from loading the weights
         started = time.perf_counter()
         for index, response in model.generate_stream([prompts[k] for k in keys], settings, batch_size):
             seen[keys[index]] = response
@@ -87,7 +108,7 @@ def generate(model: ModelBackend, store: RecordStore, stats: Any, prompts: Mappi
     out: dict[str, Response] = {}
     if not keys:
         return out
-    tracker = progress.track(label, "generating", len(keys))
+    tracker = _StartedTracker(progress, label, len(keys))
     try:
         for start in range(0, len(keys), chunk):
             out.update(_run_chunk(model, store, stats, keys[start:start + chunk], prompts, settings, batch_size,

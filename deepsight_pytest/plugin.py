@@ -24,7 +24,6 @@ from .reporting.payload import add_payload
 from .reporting.results import ResultsCollector
 from .reporting.terminal import summary_lines
 from .session import STATE_KEY, get_session, start_session
-from .models import vllm_server
 from .suites import MARK_HELP
 
 COLLECTOR_KEY = pytest.StashKey[ResultsCollector]()
@@ -116,4 +115,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
         state.engine.close()
-    vllm_server.stop_for_session(config)  # vllm-server: the run's server, by its pid (not on workers)
+    factory = getattr(config, "_tmp_path_factory", None)
+    if getattr(factory, "_basetemp", None) is not None:  # no temp folder: no server was started from it
+        from .models import vllm_server
+
+        vllm_server.stop_for_session(config)  # vllm-server: the run's server, by its pid (not on workers)

@@ -29,7 +29,8 @@ def progress_line(label: str, phase: str, done: int, total: int, tokens: int, el
     """``deepsight xstest: generating 12/150, 85 tok/s, 1m20s left`` (plain ASCII: labels are ours)."""
     parts = [f"deepsight {label}: {phase} {done}/{total}"]
     if tokens and elapsed > 0:
-        parts.append(f"{tokens / elapsed:.0f} tok/s")
+        rate = tokens / elapsed
+        parts.append(f"{rate:.1f} tok/s" if rate < 10 else f"{rate:.0f} tok/s")
     if done >= total:
         parts.append(f"done in {_duration(elapsed)}")
     elif done and elapsed > 0:
@@ -59,13 +60,18 @@ class _TerminalTracker:
         self.tty = bool(getattr(reporter, "isatty", False))
         self.shown_at = self.started if not self.tty else 0.0
         self.in_place = False
+        self.shown_done = 0
 
     def advance(self, cases: int = 1, tokens: int = 0) -> None:
         self.done = min(self.total, self.done + cases)
         self.tokens += tokens
         now = time.monotonic()
-        if self.done < self.total and now - self.shown_at >= (TTY_EVERY_S if self.tty else PLAIN_EVERY_S):
-            self.shown_at = now
+        if self.done >= self.total:
+            return  # close() writes the final line
+        # in place: every 1% of the cases (a batch's answers arrive together) or every 0.25 s
+        due = now - self.shown_at >= TTY_EVERY_S or self.done - self.shown_done >= max(1, self.total // 100)
+        if (due if self.tty else now - self.shown_at >= PLAIN_EVERY_S):
+            self.shown_at, self.shown_done = now, self.done
             self._show()
 
     def close(self) -> None:

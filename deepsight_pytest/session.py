@@ -13,7 +13,6 @@ from .engine import Engine
 from .errors import DeepSightError
 from .judges import parse_judge_spec
 from .models import ModelContext, create_model, parse_model_spec
-from .models.vllm_server import run_folder
 from .options import Settings, resolve_settings
 from .store import RecordStore
 
@@ -59,12 +58,18 @@ def start_session(config: pytest.Config) -> DeepSightSession:
         except DeepSightError as exc:
             raise pytest.UsageError(f"{option}: {exc}") from None
     path = store_path(config, settings)
-    context = ModelContext(api_key_env=settings.api_key_env, shared_dir=lambda: run_folder(config))
+    context = ModelContext(api_key_env=settings.api_key_env, shared_dir=lambda: _run_folder(config))
     engine = Engine(settings, lambda: open_store(path), lambda: create_model(settings.model, context),
                     deepscan_factory(config, settings, path))
     state = DeepSightSession(settings, engine)
     config.stash[STATE_KEY] = state
     return state
+
+
+def _run_folder(config: pytest.Config) -> Path:
+    from .models.vllm_server import run_folder  # vllm-server: only when that model asks for it
+
+    return run_folder(config)
 
 
 def get_session(config: pytest.Config) -> DeepSightSession:

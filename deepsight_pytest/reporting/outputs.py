@@ -19,7 +19,6 @@ from ..benchmarks import BENCHMARKS
 from ..options import Settings
 from ..session import DeepSightSession
 from ..suites import SuitePlan
-from .html import write_html
 from .json_writer import write_json, write_records
 from .results import RunResults
 
@@ -103,6 +102,12 @@ def finalise(results: RunResults, state: DeepSightSession) -> None:
                                     "alpha": settings.baseline_alpha, "model": before.get("model"),
                                     "fingerprint": before.get("fingerprint"), "finished": before.get("finished")}
     results.engine = asdict(state.engine.stats)
+
+
+def write_html(path: Path, results: RunResults) -> None:
+    from .html import write_html as write  # jinja2: only when a report is asked for
+
+    write(path, results)
 
 
 def write_outputs(results: RunResults, state: DeepSightSession) -> list[tuple[str, Path]]:

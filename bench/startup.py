@@ -1,0 +1,58 @@
+"""Plugin start-up cost: a one-test pytest session with deepsight loaded vs ``-p no:deepsight``.
+
+Runs PAIRS interleaved pairs (the order inside each pair alternates, so drift on a shared machine
+hits both sides alike) of ``python -m pytest -q test_one.py`` in a throw-away folder and prints
+the median of the per-pair wall-time ratios. Other third-party plugins are left as installed, the
+same on both sides. Usage::
+
+    PYTHONPATH=$PWD python bench/startup.py [PAIRS]      # default 40
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FORBIDDEN = ("jinja2", "yaml", "asyncio", "http.client", "urllib.request", "numpy", "torch", "transformers",
+             "vllm", "deepsight_pytest.models.vllm_server", "deepsight_pytest.models.openai_backend")
+
+
+def run_once(folder: Path, *extra: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, "test_one.py"],
+                   cwd=folder, check=True, capture_output=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return time.perf_counter() - started
+
+
+def main(pairs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "test_one.py").write_text("def test_one():\n    assert 1 + 1 == 2\n", encoding="utf-8")
+        run_once(folder)  # warm the file cache on both sides
+        run_once(folder, "-p", "no:deepsight")
+        ratios, on, off = [], [], []
+        for i in range(pairs):
+            if i % 2:
+                t_off = run_once(folder, "-p", "no:deepsight")
+                t_on = run_once(folder)
+            else:
+                t_on = run_once(folder)
+                t_off = run_once(folder, "-p", "no:deepsight")
+            on.append(t_on)
+            off.append(t_off)
+            ratios.append(t_on / t_off)
+    code = ("import sys, deepsight_pytest.plugin; "
+            f"print(sorted(m for m in {FORBIDDEN!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    print(f"pairs: {pairs}; median wall with plugin {statistics.median(on):.3f}s, "
+          f"with -p no:deepsight {statistics.median(off):.3f}s")
+    print(f"start-up ratio (median of per-pair ratios): {statistics.median(ratios):.3f}x")
+    print(f"forbidden modules after importing the plugin: {loaded}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 40)
