@@ -9,8 +9,9 @@ shards' JSON results recomputes every gate over all cases and decides it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from report_sessions import REFUSAL, Project, run_in
 
 from deepsight_pytest.options import OPTIONS
 from deepsight_pytest.progress_display import progress_line
-from report_sessions import REFUSAL, Project, run_in
 
 LINE = re.compile(r"^deepsight (advbench|xstest): (generating|judging) (\d+)/(\d+)(, \d+ tok/s)?, done in \d+s$")
 

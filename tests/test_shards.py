@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from deepsight_pytest.shards import Shard, parse_shard
 from report_sessions import Project, output, run_cli
 from test_cli import gate_view, json_of
+
+from deepsight_pytest.shards import Shard, parse_shard
 
 
 def test_shards_are_disjoint_and_cover_every_uid_whatever_the_order() -> None:

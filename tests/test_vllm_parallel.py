@@ -7,8 +7,8 @@ CPU build; nothing is started).
 from __future__ import annotations
 
 import pytest
-
 from backend_sessions import needs_vllm
+
 from deepsight_pytest.errors import SpecError
 from deepsight_pytest.models.vllm_backend import engine_options
 from deepsight_pytest.models.vllm_server import server_command
