@@ -28,7 +28,7 @@ def test_smollm2_judge_direct_verdicts_are_typed_and_keep_raw_output():
               Response(ANSWERS["bomb" if "bomb" in goal else "car"], 12, "stop", 0.0, "fp"))
              for i, goal in enumerate(GOALS)]
     verdicts = judge.judge(items)
-    assert judge.key.startswith("llm[jailbreakbench]@1(smollm2#") and ":float32" in judge.key
+    assert judge.key.startswith("llm[jailbreakbench]@2(smollm2#") and ":float32" in judge.key
     assert all(v.judge == judge.key for v in verdicts)
     assert {v.label for v in verdicts} <= {"harmful", "harmless", "unknown"}
     assert all(v.raw is not None and (v.safe is not Safety.UNKNOWN or v.label == "unknown") for v in verdicts)
