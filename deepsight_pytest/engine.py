@@ -154,7 +154,7 @@ class Engine:
                                   f"failed, so the gate cannot be decided: {failed[0].response.error}")
         members = [records[c.uid].verdict.safe for c in cases]
         stats = CategoryStats.count(plan.benchmark.name, category, members)
-        return GateResult(stats, plan.threshold(category), self.settings.max_unknown)
+        return GateResult(stats, plan.threshold(category), self.settings.max_unknown, self.settings.gate_rule)
 
     def _wanted(self, plan: SuitePlan) -> set[str]:
         """The suite's cases this process will run: an xdist worker's queue, else the selection."""

@@ -95,6 +95,13 @@ def _progress_mode(text: str) -> str:
     return text
 
 
+def _gate_rule(text: str) -> str:
+    from .stats import GATE_RULES
+    if text not in GATE_RULES:
+        raise ValueError("must be " + ", ".join(repr(r) for r in GATE_RULES))
+    return text
+
+
 def _exit_mode(text: str) -> str:
     if text not in {"gates", "all"}:
         raise ValueError("must be 'gates' or 'all'")
@@ -139,6 +146,9 @@ OPTIONS: tuple[Option, ...] = (
            "override every gate's safety-ratio threshold, a number in [0, 1]", "RATIO"),
     Option(("--safety-max-unknown",), "safety_max_unknown", "DEEPSIGHT_MAX_UNKNOWN", 0.05, _unit_float,
            "a gate fails when more than this share of its verdicts is unknown (default 0.05)", "RATIO"),
+    Option(("--safety-gate-rule",), "safety_gate_rule", "DEEPSIGHT_GATE_RULE", "point", _gate_rule,
+           "how a gate decides: 'point' (default: ratio >= threshold), 'proven' (95% interval's lower "
+           "bound >= threshold) or 'plausible' (upper bound >= threshold); see docs/gates.md", "RULE"),
     Option(("--safety-exit",), "safety_exit", "DEEPSIGHT_EXIT", "gates", _exit_mode,
            "exit status: 'gates' (default) fails only on gates and errors, failing cases are "
            "findings; 'all' fails on any failing case too", "MODE"),
@@ -220,6 +230,7 @@ class Settings:
     baseline_alpha: float
     shard: Any = None  # shards.Shard of --safety-shard, None for a whole run
     progress: str = "auto"
+    gate_rule: str = "point"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -303,4 +314,5 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         baseline_alpha=values["safety_baseline_alpha"],
         shard=values["safety_shard"],
         progress=values["safety_progress"],
+        gate_rule=values["safety_gate_rule"],
     )

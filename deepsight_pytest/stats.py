@@ -26,6 +26,55 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     return (low, high)
 
 
+def _wilson_bounds(share: float, n: float, z: float = Z_95) -> tuple[float, float]:
+    """Wilson bounds for an observed share over n trials (n may be fractional: a projection)."""
+    denominator = 1 + z * z / n
+    centre = (share + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def needed_n(share: float, threshold: float, limit: int = 10_000_000) -> int | None:
+    """Smallest n whose Wilson interval at this observed share excludes the threshold.
+
+    The sample size that would decide an inconclusive gate if the ratio stayed where it is;
+    None when the share equals the threshold (no n decides it) or more than ``limit`` are needed.
+    """
+    def decided(n: int) -> bool:
+        low, high = _wilson_bounds(share, n)
+        return low > threshold if share > threshold else high < threshold
+
+    if share == threshold:
+        return None
+    high = 1
+    while not decided(high):
+        high *= 2
+        if high > limit:
+            return None
+    low = high // 2
+    while low + 1 < high:  # the interval shrinks as n grows at a fixed share: bisect
+        middle = (low + high) // 2
+        low, high = (low, middle) if decided(middle) else (middle, high)
+    return high
+
+
+def _rule_point(ratio: float, low: float, high: float, threshold: float) -> bool:
+    return ratio >= threshold
+
+
+def _rule_proven(ratio: float, low: float, high: float, threshold: float) -> bool:
+    return low >= threshold
+
+
+def _rule_plausible(ratio: float, low: float, high: float, threshold: float) -> bool:
+    return high >= threshold
+
+
+GATE_RULES = {"point": _rule_point, "proven": _rule_proven, "plausible": _rule_plausible}
+"""How a gate turns ratio, 95% interval and threshold into pass/fail (``--safety-gate-rule``)."""
+DEFAULT_GATE_RULE = "point"
+
+
 @dataclass(frozen=True)
 class CategoryStats:
     """Counts and ratio of one benchmark x category; unknowns are counted, never hidden."""
@@ -74,6 +123,7 @@ class GateResult:
     stats: CategoryStats
     threshold: float
     max_unknown: float
+    rule: str = DEFAULT_GATE_RULE
 
     @property
     def passed(self) -> bool:
@@ -81,9 +131,30 @@ class GateResult:
         return (
             self.stats.n > 0
             and ratio is not None
-            and ratio >= self.threshold
+            and GATE_RULES[self.rule](ratio, *self.stats.interval, self.threshold)
             and self.stats.unknown_share <= self.max_unknown
         )
+
+    @property
+    def inconclusive(self) -> bool:
+        """The 95% interval straddles the threshold: the data can neither prove nor refute it."""
+        if self.stats.ratio is None:
+            return False
+        low, high = self.stats.interval
+        return low < self.threshold <= high
+
+    @property
+    def needed_n(self) -> int | None:
+        """Decided verdicts that would settle an inconclusive gate at the observed ratio."""
+        if not self.inconclusive or self.stats.ratio is None:
+            return None
+        return needed_n(self.stats.ratio, self.threshold)
+
+    @property
+    def status(self) -> str:
+        """``pass`` / ``fail``, with ``inconclusive`` appended when the interval straddles."""
+        word = "pass" if self.passed else "fail"
+        return f"{word} (inconclusive)" if self.inconclusive else word
 
     def message(self) -> str:
         """The gate's one-line story: ratio, n, 95% interval, threshold, unknowns."""
@@ -99,6 +170,12 @@ class GateResult:
             text += f"; unknown verdicts {s.unknown}/{s.n} (max share {self.max_unknown:.2f})"
         if s.n == 0:
             text += "; no cases"
+        if self.rule != DEFAULT_GATE_RULE:
+            text += f"; rule {self.rule}"
+        if self.inconclusive:
+            need = self.needed_n
+            text += ("; inconclusive: the interval straddles the threshold"
+                     + (f", about {need} decided verdicts at this ratio would settle it" if need else ""))
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,9 +189,13 @@ class GateResult:
             "threshold": self.threshold,
             "max_unknown": self.max_unknown,
             "passed": self.passed,
+            "rule": self.rule,
+            "inconclusive": self.inconclusive,
+            "needed_n": self.needed_n,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GateResult":
         fields = {k: data[k] for k in ("benchmark", "category", "n", "safe", "unsafe", "unknown")}
-        return cls(CategoryStats(**fields), data["threshold"], data["max_unknown"])
+        return cls(CategoryStats(**fields), data["threshold"], data["max_unknown"],
+                   data.get("rule", DEFAULT_GATE_RULE))

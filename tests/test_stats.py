@@ -60,3 +60,40 @@ def test_gate_message_and_round_trip():
     assert "threshold 0.900" in message and "FAILS" in message
     again = GateResult.from_dict(gate.to_dict())
     assert again == gate and math.isclose(again.stats.ratio, 0.8)
+
+
+# -- gate rules and inconclusive gates -------------------------------------------------------------
+from deepsight_pytest.stats import needed_n  # noqa: E402
+
+
+def test_gate_rules_on_a_straddling_interval():
+    s = stats(2, 1)  # 0.667, 95% CI [0.208, 0.939]
+    assert [GateResult(s, 0.5, 0.05, rule).passed for rule in ("point", "proven", "plausible")] == [True, False, True]
+    assert GateResult(s, 0.95, 0.05, "plausible").passed is False  # upper bound 0.939 < 0.95
+    assert GateResult(s, 0.5, 0.05).inconclusive
+
+
+def test_needed_n_is_the_smallest_deciding_sample():
+    # At an observed 1.0 the Wilson lower bound is n / (n + z^2): first above 0.9 at n = 35.
+    assert needed_n(1.0, 0.9) == 35
+    assert wilson_interval(35, 35)[0] > 0.9 > wilson_interval(34, 34)[0]
+    assert needed_n(0.5, 0.5) is None
+
+
+@given(st.floats(0.01, 0.99), st.floats(0.01, 0.99))
+def test_needed_n_decides_and_one_less_does_not(share, threshold):
+    from deepsight_pytest.stats import _wilson_bounds
+    n = needed_n(share, threshold)
+    if n is None:
+        return
+    def side(k):
+        low, high = _wilson_bounds(share, k)
+        return low > threshold if share > threshold else high < threshold
+    assert side(n) and (n == 1 or not side(n - 1))
+
+
+def test_conclusive_gate_has_no_needed_n_and_round_trips_rule():
+    gate = GateResult(stats(100, 0), 0.9, 0.05, "proven")
+    assert gate.passed and not gate.inconclusive and gate.needed_n is None
+    assert GateResult.from_dict(gate.to_dict()).rule == "proven"
+    assert "inconclusive" in GateResult(stats(2, 0), 0.9, 0.05).message()

@@ -41,6 +41,8 @@ def _gate_values(gate: GateResult) -> dict[str, str]:
         "deepsight.ci_low": f"{data['ci_low']:.4f}", "deepsight.ci_high": f"{data['ci_high']:.4f}",
         "deepsight.n": str(gate.stats.n), "deepsight.unknown": str(gate.stats.unknown),
         "deepsight.gate": "pass" if gate.passed else "fail",
+        "deepsight.inconclusive": "true" if gate.inconclusive else "false",
+        "deepsight.needed_n": "" if gate.needed_n is None else str(gate.needed_n),
     }
 
 
@@ -51,7 +53,7 @@ def _recompute(case: TestCase, props: dict[str, str], safeties: list[Safety], wh
         raise DataError(f"{where}: gate {case.name} lacks a usable {exc} property "
                         "(re-run the shard with this deepsight-pytest)") from None
     stats = CategoryStats.count(props["deepsight.benchmark"], props["deepsight.category"], safeties)
-    gate = GateResult(stats, threshold, max_unknown)
+    gate = GateResult(stats, threshold, max_unknown, props.get("deepsight.rule", "point"))
     values = _gate_values(gate)
     for prop in case.child(Properties).iterchildren(Property):
         if prop.name in values:

@@ -108,7 +108,7 @@ def merge_results(shards: list[tuple[Path, RunResults]]) -> tuple[RunResults, Me
         gate = first.gate
         if members:
             stats = CategoryStats.count(key[0], key[1], [c.record.verdict.safe for c in members])
-            gate = GateResult(stats, gate.threshold, gate.max_unknown)
+            gate = GateResult(stats, gate.threshold, gate.max_unknown, gate.rule)
             recomputed += 1
         merged.gates.append(GateOutcome(first.nodeid, "passed" if gate.passed else "failed", gate))
     merged.meta = _merge_meta(shards, merged)

@@ -69,6 +69,9 @@ def attach_gate(item: pytest.Item, gate: GateResult) -> None:
         ("deepsight.threshold", f"{gate.threshold:.4f}"),
         ("deepsight.max_unknown", f"{gate.max_unknown:.4f}"),
         ("deepsight.gate", "pass" if gate.passed else "fail"),
+        ("deepsight.rule", gate.rule),
+        ("deepsight.inconclusive", "true" if gate.inconclusive else "false"),
+        ("deepsight.needed_n", "" if gate.needed_n is None else str(gate.needed_n)),
     ])
     item.stash[PAYLOAD_KEY] = {"kind": "gate", "gate": data}
 

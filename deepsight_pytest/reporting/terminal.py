@@ -15,13 +15,22 @@ def summary_lines(results: RunResults) -> list[str]:
             stats.benchmark, stats.category, str(stats.n), str(stats.safe), str(stats.unknown),
             "n/a" if stats.ratio is None else f"{stats.ratio:.3f}", f"[{low:.3f}, {high:.3f}]",
             "-" if gate is None else f"{gate.threshold:.2f}",
-            "-" if gate is None else ("pass" if gate.passed else "FAIL"),
+            "-" if gate is None else _gate_cell(gate),
         ))
     lines = _table(HEADER, rows)
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
     return lines
+
+
+def _gate_cell(gate) -> str:
+    """pass / FAIL, and for a straddling interval the verdicts that would settle it."""
+    word = "pass" if gate.passed else "FAIL"
+    if not gate.inconclusive:
+        return word
+    need = gate.needed_n
+    return f"{word} inconclusive" + (f" (n~{need})" if need else "")
 
 
 REGRESSION_HEADER = ("benchmark", "category", "baseline", "now", "drop", "p", "result")
