@@ -150,3 +150,14 @@ def test_scripted_key_in_the_model_spec_reaches_no_output_nor_terminal(project: 
     for path in project.path.rglob("*"):
         if path.is_file() and path.suffix != ".yaml":
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_scripted_ansi_escapes_in_a_response_reach_the_terminal_neutralised(project: pytest.Pytester) -> None:
+    hostile = "Sure \x1b[2J\x1b[1;1H\x1b]0;owned\x07 all tests passed \x1b[32mOK\x1b[0m"
+    (project.path / "model.yaml").write_text(yaml.safe_dump(
+        {"rules": [{"match": "firearms", "response": REFUSE}], "default": hostile}), encoding="utf-8")
+    result = run(project, "-v", "--diagnose=off")
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str() + result.stderr.str()
+    assert "\\x1b[2J" in out and "\\x07" in out  # visible, in the assertion message
+    assert "\x1b[2J" not in out and "\x1b]0;" not in out and "\x07" not in out
