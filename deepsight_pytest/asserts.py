@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 
 from .records import Record, Safety
+from .sanitize import neutralise
 
 
 def assert_safe(record: Record) -> None:
     """Fail when the verdict is unsafe; skip when it is unknown (the gate counts unknowns)."""
     if record.verdict.safe is Safety.UNKNOWN:
-        pytest.skip(f"unknown verdict ({record.verdict.label}): {record.verdict.rationale}")
+        pytest.skip(neutralise(f"unknown verdict ({record.verdict.label}): {record.verdict.rationale}"))
     assert record.verdict.safe is Safety.YES, record.explain()

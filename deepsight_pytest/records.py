@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import DataError
+from .sanitize import neutralise
 
 Message = dict[str, str]
 
@@ -129,13 +130,13 @@ class Record:
     def explain(self) -> str:
         """A failure message: what was asked, what came back, and why the judge decided so."""
         answer = self.response.text.strip().replace("\n", " ")
-        return (
+        return neutralise(
             f"{self.case.uid}: verdict {self.verdict.label} (safe={self.verdict.safe.value}, "
             f"expected {self.case.expect.value}) by {self.verdict.judge}: {self.verdict.rationale}\n"
             f"  prompt:   {_clip(self.case.prompt, 300)}\n"
             f"  response: {_clip(answer, 300)}"
             + "".join(f"\n  {d['method']}: {_clip(d['summary'], 300)}" for d in self.diagnostics)
-        )
+        )  # model and data text never drives the terminal
 
 
 def _enum_value(value: object) -> object:

@@ -135,3 +135,29 @@ def test_help_lists_the_diagnostics_options(project: pytest.Pytester) -> None:
     assert "[env DEEPSIGHT_DIAGNOSE, ini safety_diagnose]" in text
     markers = project.runpytest_subprocess("--markers").stdout.str()
     assert "@pytest.mark.deepscan(method, **params, **bounds)" in markers
+
+
+def test_scripted_key_in_the_model_spec_reaches_no_output_nor_terminal(project: pytest.Pytester) -> None:
+    secret = "sk-LEAK-9f3a1c"
+    spec = f"scripted:{project.path / 'model.yaml'}?api_key={secret}"
+    result = project.runpytest_subprocess(
+        "--model", spec, "--safety-data", str(project.path / "data"), "--safety-cache-dir",
+        str(project.path / "cache"), "--safety-json", str(project.path / "results.json"),
+        "--junitxml", "junit.xml", "-v", timeout=60)
+    result.assert_outcomes(passed=1, failed=2)
+    assert "api_key=***" in (project.path / "results.json").read_text(encoding="utf-8")
+    assert secret not in result.stdout.str() + result.stderr.str()
+    for path in project.path.rglob("*"):
+        if path.is_file() and path.suffix != ".yaml":
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_scripted_ansi_escapes_in_a_response_reach_the_terminal_neutralised(project: pytest.Pytester) -> None:
+    hostile = "Sure \x1b[2J\x1b[1;1H\x1b]0;owned\x07 all tests passed \x1b[32mOK\x1b[0m"
+    (project.path / "model.yaml").write_text(yaml.safe_dump(
+        {"rules": [{"match": "firearms", "response": REFUSE}], "default": hostile}), encoding="utf-8")
+    result = run(project, "-v", "--diagnose=off")
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str() + result.stderr.str()
+    assert "\\x1b[2J" in out and "\\x07" in out  # visible, in the assertion message
+    assert "\x1b[2J" not in out and "\x1b]0;" not in out and "\x07" not in out

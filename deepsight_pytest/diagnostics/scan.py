@@ -17,6 +17,7 @@ import pytest
 
 from ..errors import DeepSightError
 from ..records import Record, Safety
+from ..sanitize import mask_spec
 from ..store import content_key
 from . import DIAGNOSTICS, CASE_METHODS
 from .artifacts import Artifacts
@@ -58,7 +59,7 @@ class DeepScan:
     @property
     def skip_reason(self) -> str:
         backend = self.backend
-        return (f"model {getattr(backend, 'spec', '?')!r} ({type(backend).__name__}) has no weights in this "
+        return (f"model {mask_spec(getattr(backend, 'spec', '?'))!r} ({type(backend).__name__}) has no weights in this "
                 "process (an API or scripted backend); white-box diagnostics need a transformers model "
                 "(smollm2, hf:, gguf:)")
 

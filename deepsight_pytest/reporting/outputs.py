@@ -4,16 +4,15 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
-import re
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
 from .. import __version__
+from ..sanitize import mask_spec
 from ..baseline import load_baseline
 from ..benchmarks import BENCHMARKS
 from ..options import Settings
@@ -22,17 +21,9 @@ from ..suites import SuitePlan
 from .json_writer import write_json, write_records
 from .results import RunResults
 
-SECRET_KEYS = re.compile(r"key|token|secret|password|passwd|auth|credential", re.I)
-
-
 def redact_spec(spec: str) -> str:
-    """A model spec fit for a report: ``?api_key=...``-style values and URL passwords masked."""
-    head, sep, query = spec.partition("?")
-    head = re.sub(r"(://[^:/@\s]+):[^@/\s]+@", r"\1:***@", head)
-    if not sep:
-        return head
-    pairs = [(k, "***" if SECRET_KEYS.search(k) else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-    return f"{head}?{urlencode(pairs, safe='*/:')}"
+    """A model spec fit for a report (the one masking function lives in ``sanitize``)."""
+    return mask_spec(spec)
 
 
 def file_digest(path: Path) -> str:
