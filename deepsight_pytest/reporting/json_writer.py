@@ -30,6 +30,8 @@ def results_document(results: RunResults, with_cases: bool = True) -> dict[str, 
             "ci_low": low, "ci_high": high,
             "threshold": None if gate is None else gate.threshold,
             "gate": None if gate is None else ("pass" if gate.passed else "fail"),
+            "inconclusive": None if gate is None else gate.inconclusive,
+            "needed_n": None if gate is None else gate.needed_n,
         })
     return {
         "schema": SCHEMA_VERSION,
