@@ -244,7 +244,9 @@ def render_conversation(tokenizer: Any, messages: Sequence[dict[str, str]]) -> s
     """The chat template of a whole conversation, without a generation prompt."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False)
-    return "\n\n".join(m["content"] for m in messages)
+    from ..models.transformers_backend import plain_text
+
+    return plain_text(messages, generation_prompt=False)
 
 
 def encode(tokenizer: Any, texts: Sequence[str], device: Any, *, positions: Sequence[int] | None = None,

@@ -93,8 +93,7 @@ class TransformersBackend(ModelBackend):
         tokenizer = self.tokenizer
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        # A base model without a chat template sees the plain conversation.
-        return "\n\n".join(m["content"] for m in messages) + "\n\n"
+        return plain_text(messages, generation_prompt=True)
 
     def budget(self) -> int:
         """Padded tokens one forward batch may hold: ``--safety-token-budget``, else from free memory."""
@@ -151,6 +150,8 @@ class TransformersBackend(ModelBackend):
         stops = self._stop_ids()
         length = next((i for i, t in enumerate(token_ids) if t in stops), len(token_ids))
         text = self.tokenizer.decode(token_ids[:length], skip_special_tokens=True)
+        if not getattr(self.tokenizer, "chat_template", None):  # a base model writes the next turn too
+            text = text.split(PLAIN_NEXT_TURN, 1)[0].strip()
         return Response(text=text, tokens=length, finish_reason="stop" if length < len(token_ids) else "length",
                         latency_s=round(latency, 4), model=self.fingerprint)
 
@@ -163,6 +164,18 @@ class TransformersBackend(ModelBackend):
 
 
 TOO_LARGE = "too_large"
+PLAIN_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
+PLAIN_NEXT_TURN = "\nUser:"
+
+
+def plain_text(messages: Sequence[Message], generation_prompt: bool) -> str:
+    """A base model's prompt format, for tokenizers without a chat template (Gemma-3-270M base):
+    ``User: ...`` / ``Assistant: ...`` turns separated by blank lines, ending with ``Assistant:``
+    when the model is to answer. Its answer is cut where it starts writing the next user turn."""
+    turns = [f"{PLAIN_ROLES.get(m['role'], m['role'].title())}: {m['content']}" for m in messages]
+    if generation_prompt:
+        turns.append("Assistant:")
+    return "\n\n".join(turns)
 
 
 def too_large_response(fingerprint: str, tokens: int, budget: int) -> Response:
