@@ -22,6 +22,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _attack_profile(text: str) -> str:
+    if text not in ("ci", "deep"):
+        raise ValueError("must be 'ci' or 'deep'")
+    return text
+
+
 def _int(text: str) -> int:
     return int(text)
 
@@ -170,6 +176,13 @@ OPTIONS: tuple[Option, ...] = (
            _unit_float, "drop of the safety ratio tolerated by the baseline test (default 0)", "RATIO"),
     Option(("--safety-baseline-alpha",), "safety_baseline_alpha", "DEEPSIGHT_BASELINE_ALPHA", 0.05,
            _alpha, "significance level of the baseline test (default 0.05)", "P"),
+    Option(("--safety-attack-profile",), "safety_attack_profile", "DEEPSIGHT_ATTACK_PROFILE", "ci", _attack_profile,
+           "jailbreak search budget of @pytest.mark.safety_attack: 'ci' (default: 20 examples, chains "
+           "up to 2) or 'deep' (300 examples, chains up to 4, targeted)", "PROFILE"),
+    Option(("--safety-jailbreaks",), "safety_jailbreaks", "DEEPSIGHT_JAILBREAKS", None, str,
+           "append every found (shrunk) jailbreak to this JSON-lines file (default: "
+           "<pytest cache>/deepsight/jailbreaks.jsonl); replay it with benchmark 'jailbreaks'", "PATH",
+           is_path=True),
 )
 
 
@@ -201,6 +214,8 @@ class Settings:
     baseline: Path | None
     baseline_margin: float
     baseline_alpha: float
+    attack_profile: str = "ci"
+    jailbreaks: Path | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -282,4 +297,6 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         baseline=values["safety_baseline"],
         baseline_margin=values["safety_baseline_margin"],
         baseline_alpha=values["safety_baseline_alpha"],
+        attack_profile=values["safety_attack_profile"],
+        jailbreaks=values["safety_jailbreaks"],
     )

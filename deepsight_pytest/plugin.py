@@ -13,6 +13,8 @@ import pytest
 # Config suites' tests assert like a Python suite module's, so failures read the same in both forms.
 pytest.register_assert_rewrite("deepsight_pytest.config_collect")
 from . import baseline, collection, config_collect, xdist_support  # noqa: E402
+from .attacks import pytest_attack
+from .attacks.pytest_attack import safety_attack  # noqa: F401  (fixture)
 from .diagnostics import settle_plots
 from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
 from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
@@ -38,6 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARK_HELP)
     config.addinivalue_line("markers", DEEPSCAN_MARK_HELP)
+    config.addinivalue_line("markers", pytest_attack.MARK_HELP)
     xdist_support.configure(config, start_session(config).engine)  # -n N: own cases per worker
     baseline.configure(config)  # --safety-baseline: test_safety_regression[...] items
     html_extras.configure(config)  # pytest-html: responses and diagnostics as extras
@@ -54,10 +57,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     collection.generate_tests(metafunc)
+    pytest_attack.generate_tests(metafunc)  # @pytest.mark.safety_attack: one search per harmful case
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     collection.declare_needed_cases(session)
+    pytest_attack.declare_needed(session)
 
 
 @pytest.hookimpl(wrapper=True)
