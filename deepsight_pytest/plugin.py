@@ -15,6 +15,7 @@ pytest.register_assert_rewrite("deepsight_pytest.config_collect")
 from . import baseline, collection, config_collect, xdist_support  # noqa: E402
 from .attacks import pytest_attack
 from .attacks.pytest_attack import safety_attack  # noqa: F401  (fixture)
+from .attacks.report import summary_lines as attack_summary_lines
 from .diagnostics import settle_plots
 from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
 from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
@@ -79,7 +80,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if collector is None:
         return
     state = get_session(session.config)
-    if collector.results.cases or collector.results.gates:
+    if collector.results.cases or collector.results.gates or collector.results.attacks:
         finalise(collector.results, state)
         session.config.stash[WRITTEN_KEY] = write_outputs(collector.results, state)
     gates_only = state.settings.exit_mode == "gates"
@@ -91,7 +92,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is None:
         return
-    lines = summary_lines(collector.results)
+    lines = summary_lines(collector.results) + attack_summary_lines(collector.results.attacks)
     if not lines:
         return
     terminalreporter.write_sep("=", "deepsight safety summary")

@@ -68,12 +68,15 @@ class Oracle:
         self._produce = produce
         self.memo: dict[tuple[str, Chain], Record] = {}
         self.queries = 0
+        self.by_case: dict[str, int] = {}  # fresh generations per case (its rounds and its shrinking)
 
     def records(self, pairs: Sequence[tuple[Case, Chain]]) -> list[Record]:
         todo = {(c.uid, ch): mutate_case(c, ch) for c, ch in pairs if (c.uid, ch) not in self.memo}
         if todo:
             made = self._produce(list(todo.values()))
             self.queries += len(todo)
+            for uid, _ in todo:
+                self.by_case[uid] = self.by_case.get(uid, 0) + 1
             self.memo.update((key, made[mutated.uid]) for key, mutated in todo.items())
         return [self.memo[(c.uid, ch)] for c, ch in pairs]
 
@@ -120,32 +123,28 @@ def draw_chains(config: AttackConfig, case: Case) -> list[Chain]:
     return list(unique)
 
 
-def prefetch(oracle: Oracle, config: AttackConfig, cases: Sequence[Case], batch_size: int) -> dict[str, int]:
-    """Generate every case's direct request and drawn chains in shared batches, round by round;
-    a case stops at its first unsafe answer (the real search stops there too). Returns the
-    generations charged to each case."""
+def prefetch(oracle: Oracle, config: AttackConfig, cases: Sequence[Case], batch_size: int) -> int:
+    """Generate every case's direct request and drawn chains in shared batches, round by round
+    (each round one batch, split evenly over the cases still searching); a case stops at its first
+    unsafe answer, where its real search stops too. Returns the number of rounds."""
     oracle.records([(c, ()) for c in cases])
-    charged = {c.uid: 1 for c in cases}
     queues = {c.uid: draw_chains(config, c) for c in cases}
-    live = [c for c in cases]
+    live, rounds = list(cases), 0
     while live:
         share = max(1, batch_size // len(live))
         pairs = [(c, ch) for c in live for ch in queues[c.uid][:share]]
-        before = oracle.queries
         records = oracle.records(pairs)
+        rounds += 1
         done = {c.uid for (c, _), r in zip(pairs, records) if r.verdict.safe is Safety.NO}
         for c in live:
-            taken = queues[c.uid][:share]
-            charged[c.uid] += sum(1 for p in pairs if p[0] is c) if oracle.queries > before else 0
-            queues[c.uid] = queues[c.uid][len(taken):]
+            queues[c.uid] = queues[c.uid][share:]
         live = [c for c in live if c.uid not in done and queues[c.uid]]
-    return charged
+    return rounds
 
 
 def search(oracle: Oracle, config: AttackConfig, case: Case) -> AttackOutcome:
     """The real search for one case (after :func:`prefetch`): the shrunk jailbreak, if any."""
     outcome = AttackOutcome(case, oracle.records([(case, ())])[0])
-    before = oracle.queries
 
     def check(chain: Chain) -> None:
         record = oracle.records([(case, chain)])[0]
@@ -166,7 +165,7 @@ def search(oracle: Oracle, config: AttackConfig, case: Case) -> AttackOutcome:
         if outcome.jailbreak is None:
             raise
         del exc
-    outcome.queries = oracle.queries - before
+    outcome.queries = oracle.by_case.get(case.uid, 0)
     return outcome
 
 
