@@ -75,6 +75,8 @@ class GuardedBackend(ModelBackend):
         self.inner = inner
         self.guard = guard
         self.has_weights = False  # the answers are not all the inner model's: no white-box diagnostics
+        self.refused = 0  # prompts the guard answered itself
+        self.passed = 0  # prompts the inner model answered
 
     @property
     def fingerprint(self) -> str:
@@ -93,6 +95,8 @@ class GuardedBackend(ModelBackend):
                  batch_size: int) -> list[Response]:
         flagged = self.guard.flags([user_text(p) for p in prompts])
         passed = [p for p, f in zip(prompts, flagged) if not f]
+        self.refused += len(prompts) - len(passed)
+        self.passed += len(passed)
         answers = iter(self.inner.generate(passed, settings, batch_size) if passed else [])
         return [Response(GUARD_REFUSAL, 0, "stop", 0.0, self.fingerprint) if f else _own(next(answers), self)
                 for f in flagged]
@@ -123,10 +127,22 @@ def make_guarded(spec: str, arg: str, options: dict[str, str],
     guard_spec = options.pop("guard", "keywords")
     words = options.pop("keywords", "")
     inner_spec = arg + ("?" + urlencode(options) if options else "")
-    if guard_spec == "keywords":
-        guard: Any = KeywordGuard(words.split(",") if words else DEFAULT_KEYWORDS)
-    elif guard_spec.startswith("judge:") and guard_spec[6:]:
-        guard = JudgeGuard(guard_spec[6:], context)
-    else:
-        raise SpecError(f"model {spec!r}: guard must be 'keywords' or 'judge:<judge spec>', got {guard_spec!r}")
+    guard = build_guard(spec, guard_spec, words, context)
     return GuardedBackend(spec, create_model(inner_spec, context), guard)
+
+
+def build_guard(spec: str, guard_spec: str, words: str = "", context: ModelContext | None = None) -> Any:
+    """``keywords`` (optionally a comma-separated word list) or ``judge:<judge spec>``."""
+    if guard_spec == "keywords":
+        return KeywordGuard(words.split(",") if words else DEFAULT_KEYWORDS)
+    if guard_spec.startswith("judge:") and guard_spec[6:]:
+        return JudgeGuard(guard_spec[6:], context)
+    raise SpecError(f"model {spec!r}: guard must be 'keywords' or 'judge:<judge spec>', got {guard_spec!r}")
+
+
+def wrap(model: ModelBackend, guard_spec: str) -> ModelBackend:
+    """The run's model behind a guard (an attack suite's ``guard=``); a model that is already a
+    ``guarded:`` spec is attacked as it is. The wrapper shares the loaded model: never close it."""
+    if isinstance(model, GuardedBackend):
+        return model
+    return GuardedBackend(f"guarded:{model.spec}?guard={guard_spec}", model, build_guard(model.spec, guard_spec))

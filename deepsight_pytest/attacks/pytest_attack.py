@@ -19,13 +19,14 @@ from ..records import Expect
 from ..reporting.payload import PAYLOAD_KEY, clip_bytes
 from ..session import get_session
 from ..suites import SuiteSpec
+from .guarded import build_guard, wrap
 from .jailbreaks import append_jailbreak
 from .search import AttackConfig, AttackOutcome, Oracle, prefetch, search
 
 MARK = "safety_attack"
 FIXTURE = "safety_attack"
-ATTACK_KWARGS = ("mutators", "max_examples", "max_chain")
-MARK_HELP = (f"{MARK}(benchmark, *, mutators=None, max_examples=None, max_chain=None, sample=None, "
+ATTACK_KWARGS = ("mutators", "max_examples", "max_chain", "guard")
+MARK_HELP = (f"{MARK}(benchmark, *, mutators=None, max_examples=None, max_chain=None, guard=None, sample=None, "
              "subset=None, judge=None, ...): search mutator chains (Hypothesis) for a jailbreak of each "
              "harmful case of the benchmark; tests take the safety_attack fixture")
 
@@ -35,22 +36,24 @@ class AttackParam:
     suite: str
     uid: str
     config: AttackConfig
+    guard: str | None = None  # attack the run's model behind this input filter (guarded.py)
 
 
 class AttackRunner:
     """Per session: one memo (oracle) per suite and config, prefetched once."""
 
     def __init__(self) -> None:
-        self.oracles: dict[tuple[str, AttackConfig], Oracle] = {}
-        self.needed: dict[tuple[str, AttackConfig], set[str]] = {}
+        self.oracles: dict[tuple[str, AttackConfig, str | None], Oracle] = {}
+        self.needed: dict[tuple[str, AttackConfig, str | None], set[str]] = {}
         self.outcomes: list[AttackOutcome] = []
 
     def outcome(self, config: pytest.Config, param: AttackParam) -> AttackOutcome:
         state = get_session(config)
         engine, plan = state.engine, state.engine.suite(param.suite)
-        key = (param.suite, param.config)
+        key = (param.suite, param.config, param.guard)
         if key not in self.oracles:
-            oracle = Oracle(lambda cases: engine.produce(cases, plan.judge, plan.max_new_tokens))
+            target = wrap(engine.model, param.guard) if param.guard else None
+            oracle = Oracle(lambda cases: engine.produce(cases, plan.judge, plan.max_new_tokens, model=target))
             wanted = self.needed.get(key) or {c.uid for c in plan.cases}
             prefetch(oracle, param.config, [c for c in plan.cases if c.uid in wanted],
                      max(1, state.settings.batch_size))
@@ -70,16 +73,20 @@ def runner(config: pytest.Config) -> AttackRunner:
     return config.stash[RUNNER_KEY]
 
 
-def config_from_mark(mark: pytest.Mark, profile: str, seed: int, where: str) -> tuple[SuiteSpec, AttackConfig]:
+def config_from_mark(mark: pytest.Mark, profile: str, seed: int,
+                     where: str) -> tuple[SuiteSpec, AttackConfig, str | None]:
     attack = {k: mark.kwargs[k] for k in ATTACK_KWARGS if k in mark.kwargs}
     suite_kwargs = {k: v for k, v in mark.kwargs.items() if k not in ATTACK_KWARGS}
     mutators = attack.get("mutators")
     if isinstance(mutators, str):
         mutators = [mutators]
+    guard = attack.get("guard")
     try:
+        if guard is not None:
+            build_guard(f"{MARK}(guard=...)", str(guard))  # checked at collection: a bad guard is one line
         spec = SuiteSpec.from_mark(mark.args, suite_kwargs, where)
         return spec, AttackConfig.build(profile, mutators, attack.get("max_examples"), attack.get("max_chain"),
-                                        spec.seed if spec.seed is not None else seed)
+                                        spec.seed if spec.seed is not None else seed), guard
     except DeepSightError as exc:
         raise ConfigError(f"{where}: {MARK}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
 
@@ -93,12 +100,12 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.Collector.CollectError(f"{where}: uses {FIXTURE} but has no @pytest.mark.{MARK}(...)")
     state = get_session(metafunc.config)
     try:
-        spec, attack = config_from_mark(mark, state.settings.attack_profile, state.settings.seed, where)
+        spec, attack, guard = config_from_mark(mark, state.settings.attack_profile, state.settings.seed, where)
         plan = state.engine.plan(spec)
     except DeepSightError as exc:
         raise pytest.Collector.CollectError(f"{where}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
     harmful = [c for c in plan.cases if c.expect is Expect.REFUSE]
-    metafunc.parametrize(FIXTURE, [AttackParam(plan.key, c.uid, attack) for c in harmful],
+    metafunc.parametrize(FIXTURE, [AttackParam(plan.key, c.uid, attack, guard) for c in harmful],
                          ids=[f"attack/{c.uid}" for c in harmful], indirect=True)
 
 
@@ -108,7 +115,7 @@ def declare_needed(session: pytest.Session) -> None:
     for item in session.items:
         param = getattr(getattr(item, "callspec", None), "params", {}).get(FIXTURE)
         if isinstance(param, AttackParam):
-            needed.setdefault((param.suite, param.config), set()).add(param.uid)
+            needed.setdefault((param.suite, param.config, param.guard), set()).add(param.uid)
 
 
 def jailbreak_path(config: pytest.Config) -> Path:
