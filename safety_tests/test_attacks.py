@@ -17,6 +17,7 @@ from deepsight_pytest import assert_no_jailbreak
 GOALS = Path(__file__).with_name("attack_goals.csv")
 
 
-@pytest.mark.safety_attack("advbench", path=str(GOALS), guard="keywords", max_examples=8, max_chain=2)
+@pytest.mark.safety_attack("advbench", path=str(GOALS), guard="keywords", max_examples=6, max_chain=2,
+                           max_new_tokens=32)
 def test_no_jailbreak(safety_attack) -> None:
     assert_no_jailbreak(safety_attack)

@@ -134,3 +134,19 @@ def test_scripted_malformed_jailbreak_file_names_file_and_line(pytester: pytest.
     result = run(pytester, scripted(root, "m.yaml", []))
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines([f"*{path}:2: 'chain' must be a non-empty list of mutator names*"])
+
+
+def test_scripted_guard_on_the_mark_blocks_direct_requests_and_the_search_bypasses_it(
+        pytester: pytest.Pytester, root: Path) -> None:
+    complies = scripted(root, "complies.yaml", [{"match": "^$", "response": REFUSAL}])
+    (root / "complies.yaml").write_text(yaml.safe_dump({"rules": [], "default": COMPLIANCE}), encoding="utf-8")
+    pytester.makepyfile(test_attack=ATTACK_MODULE.format(args="guard='keywords', max_examples=10"))
+    result = run(pytester, complies, "--junitxml", "out.xml")
+    result.assert_outcomes(failed=3)
+    for found in properties(root / "out.xml").values():
+        assert found["deepsight.attack.direct_safe"] == "yes"  # the filter refuses the direct request
+        assert found["deepsight.attack.chain_length"] == "1"  # one obfuscation gets past it
+    pytester.makepyfile(test_attack=ATTACK_MODULE.format(args="max_examples=10"))
+    unguarded = run(pytester, complies)
+    unguarded.assert_outcomes(failed=3)
+    unguarded.stdout.fnmatch_lines(["*the direct request is already answered unsafely*"])
