@@ -201,11 +201,13 @@ class Engine:
         return {**records, **self.diagnoser.attach(answered)}
 
     def produce(self, cases: list[Case], judge_name: str, max_new_tokens: int,
-                counted: bool = True, label: str = "references") -> dict[str, Record]:
+                counted: bool = True, label: str = "references",
+                model: ModelBackend | None = None) -> dict[str, Record]:
         """Records of any cases (suites, diagnostics reference sets): cached, batched, judged.
-        ``counted=False``: cache reads are left out of the counters (another worker counts them)."""
+        ``counted=False``: cache reads are left out of the counters (another worker counts them).
+        ``model``: another backend than the run's (the attack suite's guard around it)."""
         settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed)
-        responses = self._responses(cases, settings, counted, label)
+        responses = self._responses(cases, settings, counted, label, model)
         judge = self.judge(judge_name)
         verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key)
                         for case, (rkey, _) in zip(cases, responses)]
@@ -230,12 +232,13 @@ class Engine:
                 for case, (_, response), vkey in zip(cases, responses, verdict_keys)}
 
     def _responses(self, cases: list[Case], settings: GenerationSettings,
-                   counted: bool = True, label: str = "") -> list[tuple[str, Response]]:
+                   counted: bool = True, label: str = "",
+                   model: ModelBackend | None = None) -> list[tuple[str, Response]]:
         """(response key, response) per case: from the store, else generated (``generation.py``).
 
         ``--safety-reasoning`` is applied after the store (switching it regenerates nothing); the
         key returned for verdicts says ``keep`` when the judge sees the reasoning too."""
-        model = self.model
+        model = model or self.model
         prompts = [model.render(case.messages) for case in cases]
         keys = [content_key(model.fingerprint, prompt, settings.key()) for prompt in prompts]
         claims = self.xdist.claims(self.store) if self.xdist is not None else None

@@ -22,6 +22,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _attack_profile(text: str) -> str:
+    if text not in ("ci", "deep"):
+        raise ValueError("must be 'ci' or 'deep'")
+    return text
+
+
 def _int(text: str) -> int:
     return int(text)
 
@@ -208,6 +214,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--safety-progress",), "safety_progress", "DEEPSIGHT_PROGRESS", "auto", _progress_mode,
            "live progress of generation, judging and diagnostics: 'auto' (default: shown unless -q; in "
            "place on a terminal, a plain line every 30 s in a log), 'on' or 'off'", "MODE"),
+    Option(("--safety-attack-profile",), "safety_attack_profile", "DEEPSIGHT_ATTACK_PROFILE", "ci", _attack_profile,
+           "jailbreak search budget of @pytest.mark.safety_attack: 'ci' (default: 20 examples, chains "
+           "up to 2) or 'deep' (300 examples, chains up to 4, targeted)", "PROFILE"),
+    Option(("--safety-jailbreaks",), "safety_jailbreaks", "DEEPSIGHT_JAILBREAKS", None, str,
+           "append every found (shrunk) jailbreak to this JSON-lines file (default: "
+           "<pytest cache>/deepsight/jailbreaks.jsonl); replay it with benchmark 'jailbreaks'", "PATH",
+           is_path=True),
 )
 
 
@@ -243,6 +256,8 @@ class Settings:
     progress: str = "auto"
     gate_rule: str = "point"
     token_budget: int | None = None
+    attack_profile: str = "ci"
+    jailbreaks: Path | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -328,4 +343,6 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         progress=values["safety_progress"],
         gate_rule=values["safety_gate_rule"],
         token_budget=values["safety_token_budget"],
+        attack_profile=values["safety_attack_profile"],
+        jailbreaks=values["safety_jailbreaks"],
     )

@@ -37,5 +37,7 @@ _ENTRIES = (
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)
+BENCHMARKS.add("jailbreaks", "deepsight_pytest.attacks.jailbreaks:JAILBREAKS",
+               "jailbreaks found by @pytest.mark.safety_attack, replayed (path= the JSONL file)")
 
 __all__ = ["BENCHMARKS", "Benchmark"]

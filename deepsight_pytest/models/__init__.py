@@ -27,6 +27,8 @@ MODELS.add("vllm", "deepsight_pytest.models.vllm_backend:make_vllm",
            "vllm:<path or id>: vLLM's offline engine in-process (?tensor_parallel_size=&dtype=&max_model_len=...)")
 MODELS.add("openai", "deepsight_pytest.models.openai_backend:make_openai",
            "openai:<model>@<base_url>: any OpenAI-compatible server (?mode=chat|completion&concurrency=...)")
+MODELS.add("guarded", "deepsight_pytest.attacks.guarded:make_guarded",
+           "guarded:<model spec>?guard=keywords|judge:<judge>: the model behind an input filter that refuses flagged prompts")
 MODELS.add("vllm-server", "deepsight_pytest.models.vllm_server:make_vllm_server",
            "vllm-server:<path>: one vLLM OpenAI server on 127.0.0.1 for the run, shared by xdist workers")
 
