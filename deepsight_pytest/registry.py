@@ -116,6 +116,10 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(sorted(self._all().values(), key=lambda e: e.name))
 
+    def builtin(self) -> list[Entry[T]]:
+        """The entries registered in code, without reading entry points (safe at import time)."""
+        return sorted((e for e in self._entries.values() if e.origin == BUILTIN), key=lambda e: e.name)
+
     def entry(self, name: str) -> Entry[T]:
         try:
             return self._all()[name]

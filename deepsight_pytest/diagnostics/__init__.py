@@ -99,8 +99,9 @@ _add(MethodSpec(
 
 from .datasets import DataSpec  # noqa: E402  (after the registry: it reads it lazily)
 
-CASE_METHODS = tuple(e.name for e in DIAGNOSTICS if DIAGNOSTICS.get(e.name).kind == "case")
-SCAN_METHODS = tuple(e.name for e in DIAGNOSTICS if DIAGNOSTICS.get(e.name).kind == "method")
+# built-in only: computed at import, when reading plugins could import a plugin mid-import
+CASE_METHODS = tuple(e.name for e in DIAGNOSTICS.builtin() if DIAGNOSTICS.get(e.name).kind == "case")
+SCAN_METHODS = tuple(e.name for e in DIAGNOSTICS.builtin() if DIAGNOSTICS.get(e.name).kind == "method")
 
 __all__ = ["CASE_METHODS", "DIAGNOSTICS", "DataSpec", "DiagnosticError", "MethodResult", "MethodSpec", "Metric",
            "SCAN_METHODS", "entry", "is_entry", "skipped_entry"]
