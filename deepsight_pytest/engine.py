@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import DeepSightError, GenerationError
+from .errors import CaseTooLarge, DeepSightError, GenerationError
 from .generation import fill_responses
 from .judges import Judge, create_judge
 from .models import GenerationSettings, ModelBackend, ModelContext
 from .models.reasoning import apply_reasoning
+from .models.transformers_backend import TOO_LARGE
 from .options import Settings
 from .progress import NO_PROGRESS, Progress
 from .records import Case, Record, Response, Safety, Verdict
@@ -105,6 +106,8 @@ class Engine:
     def model(self) -> ModelBackend:
         if self._model is None:
             self._model = self._model_factory()
+            if hasattr(self._model, "token_budget"):  # in-process models: --safety-token-budget
+                self._model.token_budget = self.settings.token_budget
         return self._model
 
     def model_details(self) -> dict[str, Any]:
@@ -139,6 +142,8 @@ class Engine:
 
         A failed request raises :class:`GenerationError` (the test errors; nothing was judged)."""
         record = self._ensure(suite_key, {uid})[uid]
+        if record.response.finish_reason == TOO_LARGE:
+            raise CaseTooLarge(f"{uid}: {record.response.error}")
         if record.response.error is not None:
             raise GenerationError(f"{uid}: {record.response.error}")
         return record
@@ -148,6 +153,7 @@ class Engine:
         plan = self.suite(suite_key)
         cases = plan.cases_in(category)
         records = self._ensure(suite_key, {c.uid for c in cases})
+        cases = [c for c in cases if records[c.uid].response.finish_reason != TOO_LARGE]  # skipped cases
         failed = [records[c.uid] for c in cases if records[c.uid].response.error is not None]
         if failed:
             raise GenerationError(f"{plan.benchmark.name}/{category}: {len(failed)} of {len(cases)} responses "
@@ -195,11 +201,13 @@ class Engine:
         return {**records, **self.diagnoser.attach(answered)}
 
     def produce(self, cases: list[Case], judge_name: str, max_new_tokens: int,
-                counted: bool = True, label: str = "references") -> dict[str, Record]:
+                counted: bool = True, label: str = "references",
+                model: ModelBackend | None = None) -> dict[str, Record]:
         """Records of any cases (suites, diagnostics reference sets): cached, batched, judged.
-        ``counted=False``: cache reads are left out of the counters (another worker counts them)."""
+        ``counted=False``: cache reads are left out of the counters (another worker counts them).
+        ``model``: another backend than the run's (the attack suite's guard around it)."""
         settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed)
-        responses = self._responses(cases, settings, counted, label)
+        responses = self._responses(cases, settings, counted, label, model)
         judge = self.judge(judge_name)
         verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key)
                         for case, (rkey, _) in zip(cases, responses)]
@@ -224,12 +232,13 @@ class Engine:
                 for case, (_, response), vkey in zip(cases, responses, verdict_keys)}
 
     def _responses(self, cases: list[Case], settings: GenerationSettings,
-                   counted: bool = True, label: str = "") -> list[tuple[str, Response]]:
+                   counted: bool = True, label: str = "",
+                   model: ModelBackend | None = None) -> list[tuple[str, Response]]:
         """(response key, response) per case: from the store, else generated (``generation.py``).
 
         ``--safety-reasoning`` is applied after the store (switching it regenerates nothing); the
         key returned for verdicts says ``keep`` when the judge sees the reasoning too."""
-        model = self.model
+        model = model or self.model
         prompts = [model.render(case.messages) for case in cases]
         keys = [content_key(model.fingerprint, prompt, settings.key()) for prompt in prompts]
         claims = self.xdist.claims(self.store) if self.xdist is not None else None

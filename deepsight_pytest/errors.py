@@ -25,3 +25,9 @@ class BackendError(DeepSightError):
 class GenerationError(BackendError):
     """A request for one case failed (endpoint down, timeout, refused key): the test errors and
     the next run retries it, since failed responses are never cached."""
+
+
+
+class CaseTooLarge(GenerationError):
+    """A case that does not fit the token budget even alone: its test is skipped with the reason,
+    the gate leaves it out, the rest of the run goes on."""

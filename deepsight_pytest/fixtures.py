@@ -7,7 +7,7 @@ import pytest
 
 from .collection import CaseParam, GateParam
 from .engine import Engine
-from .errors import DeepSightError
+from .errors import CaseTooLarge, DeepSightError
 from .judges import Judge
 from .models import ModelBackend
 from .records import Record
@@ -24,10 +24,13 @@ def _from_engine(request: pytest.FixtureRequest, param_type: type[P], produce: C
     param = getattr(request, "param", None)
     if not isinstance(param, param_type):
         pytest.fail(f"{request.fixturename} is given by @pytest.mark.safety_suite(...)", pytrace=False)
+    skip = False
     try:
         return produce(get_session(request.config).engine, param)
     except DeepSightError as exc:
-        message = str(exc)
+        message, skip = str(exc), isinstance(exc, CaseTooLarge)
+    if skip:  # a case too large for the token budget: skipped with the reason, never a crash
+        pytest.skip(message)
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 

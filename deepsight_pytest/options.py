@@ -22,6 +22,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _attack_profile(text: str) -> str:
+    if text not in ("ci", "deep"):
+        raise ValueError("must be 'ci' or 'deep'")
+    return text
+
+
 def _int(text: str) -> int:
     return int(text)
 
@@ -41,6 +47,13 @@ def _unit_float(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError("must be within [0, 1]")
     return value
+
+
+def _token_budget(text: str) -> int | None:
+    """``auto`` (None: derived from the memory available) or a number of padded tokens."""
+    if text.strip().lower() == "auto":
+        return None
+    return _positive_int(text)
 
 
 def _text(text: str) -> str:
@@ -142,6 +155,10 @@ OPTIONS: tuple[Option, ...] = (
            _positive_int, "new tokens generated per response (default 64)", "N"),
     Option(("--safety-batch-size",), "safety_batch_size", "DEEPSIGHT_BATCH_SIZE", 16, _positive_int,
            "prompts per generation batch for in-process models (default 16)", "N"),
+    Option(("--safety-token-budget",), "safety_token_budget", "DEEPSIGHT_TOKEN_BUDGET", None, _token_budget,
+           "padded tokens one forward batch of an in-process model may hold (prompt + new tokens; "
+           "generation, diagnostics): 'auto' (default: from the memory available) or N; a case that "
+           "does not fit alone is skipped with the reason", "N"),
     Option(("--safety-threshold",), "safety_threshold", "DEEPSIGHT_THRESHOLD", None, _unit_float,
            "override every gate's safety-ratio threshold, a number in [0, 1]", "RATIO"),
     Option(("--safety-max-unknown",), "safety_max_unknown", "DEEPSIGHT_MAX_UNKNOWN", 0.05, _unit_float,
@@ -197,6 +214,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--safety-progress",), "safety_progress", "DEEPSIGHT_PROGRESS", "auto", _progress_mode,
            "live progress of generation, judging and diagnostics: 'auto' (default: shown unless -q; in "
            "place on a terminal, a plain line every 30 s in a log), 'on' or 'off'", "MODE"),
+    Option(("--safety-attack-profile",), "safety_attack_profile", "DEEPSIGHT_ATTACK_PROFILE", "ci", _attack_profile,
+           "jailbreak search budget of @pytest.mark.safety_attack: 'ci' (default: 20 examples, chains "
+           "up to 2) or 'deep' (300 examples, chains up to 4, targeted)", "PROFILE"),
+    Option(("--safety-jailbreaks",), "safety_jailbreaks", "DEEPSIGHT_JAILBREAKS", None, str,
+           "append every found (shrunk) jailbreak to this JSON-lines file (default: "
+           "<pytest cache>/deepsight/jailbreaks.jsonl); replay it with benchmark 'jailbreaks'", "PATH",
+           is_path=True),
 )
 
 
@@ -231,6 +255,9 @@ class Settings:
     shard: Any = None  # shards.Shard of --safety-shard, None for a whole run
     progress: str = "auto"
     gate_rule: str = "point"
+    token_budget: int | None = None
+    attack_profile: str = "ci"
+    jailbreaks: Path | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -315,4 +342,7 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         shard=values["safety_shard"],
         progress=values["safety_progress"],
         gate_rule=values["safety_gate_rule"],
+        token_budget=values["safety_token_budget"],
+        attack_profile=values["safety_attack_profile"],
+        jailbreaks=values["safety_jailbreaks"],
     )

@@ -13,6 +13,9 @@ import pytest
 # Config suites' tests assert like a Python suite module's, so failures read the same in both forms.
 pytest.register_assert_rewrite("deepsight_pytest.config_collect")
 from . import baseline, collection, config_collect, progress_display, xdist_support  # noqa: E402
+from .attacks import pytest_attack
+from .attacks.pytest_attack import safety_attack  # noqa: F401  (fixture)
+from .attacks.report import summary_lines as attack_summary_lines
 from .diagnostics import settle_plots
 from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
 from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
@@ -37,6 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARK_HELP)
     config.addinivalue_line("markers", DEEPSCAN_MARK_HELP)
+    config.addinivalue_line("markers", pytest_attack.MARK_HELP)
     engine = start_session(config).engine
     xdist_support.configure(config, engine)  # -n N: own cases per worker
     progress_display.configure(config, engine)  # --safety-progress: live progress on the terminal
@@ -55,10 +59,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     collection.generate_tests(metafunc)
+    pytest_attack.generate_tests(metafunc)  # @pytest.mark.safety_attack: one search per harmful case
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     collection.declare_needed_cases(session)
+    pytest_attack.declare_needed(session)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -75,7 +81,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if collector is None:
         return
     state = get_session(session.config)
-    if collector.results.cases or collector.results.gates:
+    if collector.results.cases or collector.results.gates or collector.results.attacks:
         finalise(collector.results, state)
         session.config.stash[WRITTEN_KEY] = write_outputs(collector.results, state)
     gates_only = state.settings.exit_mode == "gates"
@@ -87,7 +93,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is None:
         return
-    lines = summary_lines(collector.results)
+    lines = summary_lines(collector.results) + attack_summary_lines(collector.results.attacks)
     if not lines:
         return
     terminalreporter.write_sep("=", "deepsight safety summary")

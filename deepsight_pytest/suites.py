@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Mapping
 
 from .benchmarks import BENCHMARKS, Benchmark
+from .benchmarks.base import Part
 from .errors import ConfigError
 from .options import Settings
 from .records import Case
@@ -20,11 +22,11 @@ from .store import content_key
 MARK = "safety_suite"
 MARK_HELP = (
     f"{MARK}(benchmark, *, subset=None, sample=None, seed=None, threshold=None, thresholds=None, "
-    "judge=None, max_new_tokens=None, hub=None): bind the tests that use the safety_record and "
+    "judge=None, max_new_tokens=None, hub=None, path=None): bind the tests that use the safety_record and "
     "safety_gate fixtures to a benchmark"
 )
 KNOWN_KWARGS = {"subset", "sample", "seed", "threshold", "thresholds", "judge", "max_new_tokens",
-                "hub"}
+                "hub", "path"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class SuiteSpec:
     judge: str | None = None
     max_new_tokens: int | None = None
     hub: str | bool | None = None
+    path: str | None = None  # read the benchmark's (one) table from this file, e.g. jailbreaks
 
     @classmethod
     def from_mark(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> "SuiteSpec":
@@ -59,7 +62,7 @@ class SuiteSpec:
                 raise ConfigError(f"{where}: {MARK} threshold for {name!r} must be in [0, 1], got {value!r}")
         return cls(args[0], subsets, kwargs.get("sample"), kwargs.get("seed"), kwargs.get("threshold"),
                    tuple(sorted(thresholds.items())), kwargs.get("judge"), kwargs.get("max_new_tokens"),
-                   kwargs.get("hub"))
+                   kwargs.get("hub"), kwargs.get("path"))
 
 
 def _is_number(value: object) -> bool:
@@ -86,6 +89,7 @@ KWARG_TYPES = {
     "judge": (_is_text, "a judge name"),
     "max_new_tokens": (_is_count, "a whole number of at least 1"),
     "hub": (lambda v: isinstance(v, bool) or _is_text(v), "true or a dataset id or folder"),
+    "path": (lambda v: _is_text(str(v)), "a file path"),
 }
 
 
@@ -160,6 +164,8 @@ def sample_per_category(cases: list[Case], size: int | None, seed: int) -> list[
 def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     """Load and sample the suite's benchmark under this run's settings."""
     benchmark = BENCHMARKS.get(spec.benchmark)
+    if spec.path is not None:  # one table from the given file (relative: to the --safety-data folder)
+        benchmark = replace(benchmark, parts=(Part(str(settings.data_dir / Path(spec.path).expanduser())),))
     cases = benchmark.load(settings.data_dir, spec.subsets, spec.hub)
     sample = settings.sample if settings.sample is not None else spec.sample
     seed = spec.seed if spec.seed is not None else settings.seed

@@ -7,7 +7,8 @@ from __future__ import annotations
 from ..registry import Registry
 from .base import Benchmark
 
-BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark", "deepsight.benchmarks",
+                                           lambda obj: isinstance(obj, Benchmark))
 
 _ENTRIES = (
     ("alert-sample", "alert_sample:ALERT_SAMPLE",
@@ -37,5 +38,7 @@ _ENTRIES = (
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)
+BENCHMARKS.add("jailbreaks", "deepsight_pytest.attacks.jailbreaks:JAILBREAKS",
+               "jailbreaks found by @pytest.mark.safety_attack, replayed (path= the JSONL file)")
 
 __all__ = ["BENCHMARKS", "Benchmark"]

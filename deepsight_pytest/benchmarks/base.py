@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..bundled import bundled_dir
 from ..errors import DataError
 from ..records import Case
 from .readers import read_rows
@@ -25,8 +26,8 @@ Parser = Callable[["Part", Iterable[Row]], list[Case]]
 #: on benign prompts, multiple-choice accuracy = ratio of correct answers).
 METRICS = ("safety_ratio", "attack_success_rate", "over_refusal_rate", "mc_accuracy")
 
-#: Where the project's own sample sets live (``fixtures/`` beside the package).
-FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures"
+#: Where the project's own sample sets live (package data in a wheel, ``fixtures/`` in a checkout).
+FIXTURES_DIR = bundled_dir("fixtures")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from typing import Iterable
 from ..registry import Registry
 from .base import DiagnosticError, MethodResult, MethodSpec, Metric, entry, is_entry, skipped_entry
 
-DIAGNOSTICS: Registry[MethodSpec] = Registry("diagnostic")
+DIAGNOSTICS: Registry[MethodSpec] = Registry("diagnostic", "deepsight.diagnostics",
+                                             lambda obj: isinstance(obj, MethodSpec))
 
 
 def settle_plots(paths: Iterable[str] | None = None) -> None:
@@ -98,8 +99,9 @@ _add(MethodSpec(
 
 from .datasets import DataSpec  # noqa: E402  (after the registry: it reads it lazily)
 
-CASE_METHODS = tuple(e.name for e in DIAGNOSTICS if e.target.kind == "case")  # type: ignore[attr-defined]
-SCAN_METHODS = tuple(e.name for e in DIAGNOSTICS if e.target.kind == "method")  # type: ignore[attr-defined]
+# built-in only: computed at import, when reading plugins could import a plugin mid-import
+CASE_METHODS = tuple(e.name for e in DIAGNOSTICS.builtin() if DIAGNOSTICS.get(e.name).kind == "case")
+SCAN_METHODS = tuple(e.name for e in DIAGNOSTICS.builtin() if DIAGNOSTICS.get(e.name).kind == "method")
 
 __all__ = ["CASE_METHODS", "DIAGNOSTICS", "DataSpec", "DiagnosticError", "MethodResult", "MethodSpec", "Metric",
            "SCAN_METHODS", "entry", "is_entry", "skipped_entry"]

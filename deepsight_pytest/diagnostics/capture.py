@@ -157,7 +157,7 @@ class ActivationCapture:
         self.layers = check_layers(layers, self.blocks)
         self.pools = tuple(pools)
         self.keep_graph = keep_graph
-        self.stop_early = stop_early and not keep_graph
+        self.stop_early = stop_early  # with a graph too: backward needs only the blocks below
         self._encoded: Encoded | None = None
         self.results: dict[str, dict[int, Any]] = {}
         self.cache: Any = None  # the model's key/value cache of the last pass (keep_cache=True)
@@ -244,7 +244,9 @@ def render_conversation(tokenizer: Any, messages: Sequence[dict[str, str]]) -> s
     """The chat template of a whole conversation, without a generation prompt."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False)
-    return "\n\n".join(m["content"] for m in messages)
+    from ..models.transformers_backend import plain_text
+
+    return plain_text(messages, generation_prompt=False)
 
 
 def encode(tokenizer: Any, texts: Sequence[str], device: Any, *, positions: Sequence[int] | None = None,
@@ -272,27 +274,43 @@ def token_lengths(tokenizer: Any, texts: Sequence[str], special_tokens: bool = F
 
 def capture_texts(model: Any, tokenizer: Any, texts: Sequence[str], layers: Sequence[int],
                   pools: Sequence[str] = ("last",), *, batch_size: int = 16,
-                  positions: Sequence[int] | None = None, special_tokens: bool = False) -> dict[str, dict[int, Any]]:
+                  positions: Sequence[int] | None = None, special_tokens: bool = False,
+                  token_budget: int | None = None) -> dict[str, dict[int, Any]]:
     """Pooled activations of many texts, batched by similar length; rows in the order given.
 
-    Returns ``{pool: {layer: (N, d) float32 CPU tensor}}``.
+    Batches hold at most ``batch_size`` rows and ``token_budget`` padded tokens (None: rows only).
+    Returns ``{pool: {layer: (N, d) float32 CPU tensor}}``; a text too long for the budget even
+    alone raises :class:`DiagnosticError` (callers that can skip rows filter them first).
     """
     import torch
 
+    from ..models.budget import plan_batches, run_halving, TooLarge
+
     capture = ActivationCapture(model, layers, pools)
     lengths = token_lengths(tokenizer, texts, special_tokens)
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    plan = plan_batches(lengths, token_budget or (1 << 62), max_rows=max(1, batch_size))
+    if plan.too_large:
+        raise DiagnosticError(f"a text of {lengths[plan.too_large[0]]} tokens does not fit the token budget "
+                              f"{token_budget}")
+    order = [i for group in plan.groups for i in group]
     parts: dict[str, dict[int, list[Any]]] = {how: {layer: [] for layer in capture.layers} for how in pools}
     device = next(model.parameters()).device
-    for start in range(0, len(order), max(1, batch_size)):
-        chunk = order[start : start + batch_size]
-        encoded = encode(tokenizer, [texts[i] for i in chunk], device, special_tokens=special_tokens,
-                         positions=None if positions is None else [positions[i] for i in chunk])
+
+    def run(rows: list[int]) -> list[dict[str, dict[int, Any]]]:
+        encoded = encode(tokenizer, [texts[i] for i in rows], device, special_tokens=special_tokens,
+                         positions=None if positions is None else [positions[i] for i in rows])
         out = capture.forward(encoded)
-        for how in pools:
-            for layer in capture.layers:
-                parts[how][layer].append(out[how][layer])
+        return [{how: {layer: out[how][layer][r] for layer in capture.layers} for how in pools}
+                for r in range(len(rows))]
+
+    for group in plan.groups:
+        for row in run_halving(group, run):
+            if isinstance(row, TooLarge):
+                raise DiagnosticError(f"out of memory on one text alone: {row}")
+            for how in pools:
+                for layer in capture.layers:
+                    parts[how][layer].append(row[how][layer])
     inverse = torch.empty(len(order), dtype=torch.long)
     inverse[torch.as_tensor(order, dtype=torch.long)] = torch.arange(len(order))
-    return {how: {layer: torch.cat(chunks)[inverse] for layer, chunks in by_layer.items()}
+    return {how: {layer: torch.stack(rows)[inverse] for layer, rows in by_layer.items()}
             for how, by_layer in parts.items()}

@@ -45,7 +45,7 @@ def parse_mark(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> 
     if len(args) != 1 or not isinstance(args[0], str):
         raise ConfigError(f"{where}: {MARK} takes one method name, e.g. {MARK}('xboundary')")
     method = args[0]
-    spec = DIAGNOSTICS.entry(method).target
+    spec = DIAGNOSTICS.get(method)
     if spec.kind != "method":  # type: ignore[attr-defined]
         raise ConfigError(f"{where}: {method!r} is a per-case diagnostic, not a method to test")
     metrics = {m.name for m in spec.metrics}  # type: ignore[attr-defined]

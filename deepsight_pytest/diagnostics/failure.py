@@ -1,15 +1,18 @@
 """Per-failure diagnostics: what the model's internals show about one unsafe answer.
 
-For a batch of failing records, with the same model in process, two capture passes:
+For a batch of failing records, with the same model in process, three passes, each batched by the
+token budget (long prompts in small batches, see ``models/budget.py``):
 
-* **prompt pass** (with gradients): the last-token state of the rendered prompt at every layer
-  gives the projection on the refusal direction per layer, compared with the refused harmful
-  reference prompts (``refusal_direction``); the gradient of the projection at the reference layer
-  with respect to the input embeddings, times the embeddings, gives each prompt token's
-  attribution (``token_attribution``, restricted to the user's message);
-* **conversation pass** (prompt + answer, no generation prompt, mean-pooled): the distance to the
-  safe and harmful centroids at the X-Boundary layers (``xboundary_position``). It continues the
-  prompt pass's key/value cache, so only the answer's tokens are computed again.
+* **prompt pass** (no graph): the last-token state of the rendered prompt at every layer gives the
+  projection on the refusal direction per layer, compared with the refused harmful reference
+  prompts (``refusal_direction``);
+* **conversation pass** (prompt + answer, no generation prompt, mean-pooled, no graph): the
+  distance to the safe and harmful centroids at the X-Boundary layers (``xboundary_position``);
+* **attribution pass** (with gradients, stopped at the reference layer: autograd keeps a graph over
+  those blocks only, the blocks above never run): the gradient of the projection at the reference
+  layer with respect to the input embeddings, times the embeddings, gives each prompt token's
+  attribution (``token_attribution``, restricted to the user's message). A prompt too long for
+  this pass even alone gets a skipped ``token_attribution`` entry with the reason.
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..records import Record
 from .artifacts import Sink
-from .base import entry
-from .capture import ActivationCapture, capture_texts, encode, frozen, render_conversation
+from .base import entry, skipped_entry
+from .capture import ActivationCapture, capture_texts, encode, frozen, render_conversation, token_lengths
 
 if TYPE_CHECKING:
     from .references import ReferenceBundle
@@ -36,6 +39,7 @@ class PromptReading:
     tokens: list[str]
     scores: list[float]
     in_user: list[bool]
+    skipped: str | None = None  # why there is no attribution (too large for the gradient pass)
 
 
 def _user_span(prompt: str, record: Record) -> tuple[int, int]:
@@ -59,103 +63,78 @@ def _conversation(scan: "DeepScan", record: Record) -> str:
 
 def read_cases(scan: "DeepScan", bundle: "ReferenceBundle",
                records: Sequence[Record]) -> tuple[list[PromptReading], dict[int, Any]]:
-    """Both passes, batched: prompt readings, and mean-pooled conversations at the X-Boundary layers.
+    """Prompt readings (or, per row, why the attribution could not run) and the mean-pooled
+    conversations at the X-Boundary layers.
 
-    The prompt pass (with gradients) keeps its key/value cache; the conversation pass then runs
-    only each conversation's tokens after the prompt on top of it (the conversation starts with
-    the prompt's exact tokens, checked per row) and combines the two token sums into the
-    conversation's mean. Rows whose conversation does not extend the prompt's tokens get a full
-    conversation pass instead.
+    Three passes, each batched by the token budget (:mod:`..models.budget`): the prompts' last-token
+    states at every layer and the conversations' means, without a graph; then the attribution
+    pass, whose graph stops at the reference layer (the blocks above it never run). Its batches
+    weigh each token by the graph it keeps (:func:`~..models.budget.graph_cost`).
     """
-    import torch
-
     tokenizer = scan.tokenizer
+    budget = scan.token_budget
     prompts = [scan.backend.render(r.case.messages) for r in records]
-    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    conv_ids = tokenizer([_conversation(scan, r) for r in records], add_special_tokens=False)["input_ids"]
-    tails = [c[len(p):] if len(c) > len(p) and c[: len(p)] == p else None for p, c in zip(prompt_ids, conv_ids)]
-    order = sorted(range(len(records)), key=lambda i: -len(prompt_ids[i]))
-    readings: list[PromptReading | None] = [None] * len(records)
-    pooled: dict[int, Any] = {layer: [None] * len(records) for layer in bundle.xb_layers}
-    for start in range(0, len(order), scan.batch_size):
-        chunk = order[start : start + scan.batch_size]
-        encoded, capture, batch_readings = _prompt_pass(scan, bundle, [prompts[i] for i in chunk],
-                                                        [records[i] for i in chunk])
-        for index, reading in zip(chunk, batch_readings):
-            readings[index] = reading
-        if any(tails[i] is not None for i in chunk):
-            means = _continue_conversations(scan, bundle, encoded, capture, [tails[i] for i in chunk])
-            for row, index in enumerate(chunk):
-                if tails[index] is not None:
-                    for layer in bundle.xb_layers:
-                        pooled[layer][index] = means[layer][row]
-    missing = [i for i in range(len(records)) if tails[i] is None]
-    if missing:  # a template that rewrites the prompt inside the conversation: a full pass
-        full = capture_texts(scan.model, tokenizer, [_conversation(scan, records[i]) for i in missing],
-                             bundle.xb_layers, ("mean",), batch_size=scan.batch_size)["mean"]
-        for row, index in enumerate(missing):
-            for layer in bundle.xb_layers:
-                pooled[layer][index] = full[layer][row]
-    return [r for r in readings if r is not None], {layer: torch.stack(rows) for layer, rows in pooled.items()}
+    layers = list(range(bundle.blocks + 1))
+    last = capture_texts(scan.model, tokenizer, prompts, layers, ("last",), batch_size=scan.batch_size,
+                         token_budget=budget)["last"]
+    pooled = capture_texts(scan.model, tokenizer, [_conversation(scan, r) for r in records], bundle.xb_layers,
+                           ("mean",), batch_size=scan.batch_size, token_budget=budget)["mean"]
+    attributions = _attributions(scan, bundle, prompts, budget)
+    readings: list[PromptReading] = []
+    for row, (prompt, record) in enumerate(zip(prompts, records)):
+        projections = [float((last[k][row] * bundle.units[k].float()).sum()) for k in layers]
+        found = attributions[row]
+        if isinstance(found, str):  # too large for a gradient pass: the other readings stand
+            readings.append(PromptReading(projections, [], [], [], skipped=found))
+            continue
+        ids, scores = found
+        mask = _user_mask(tokenizer, prompt, _user_span(prompt, record))
+        readings.append(PromptReading(projections, [tokenizer.decode([i]) for i in ids], scores,
+                                      mask if mask is not None and len(mask) == len(ids) else [True] * len(ids)))
+    return readings, pooled
 
 
-def _prompt_pass(scan: "DeepScan", bundle: "ReferenceBundle", prompts: list[str],
-                 records: list[Record]) -> tuple[Any, ActivationCapture, list[PromptReading]]:
-    """Last-token states at every layer, gradient x input at the reference layer, and the cache."""
+def _attributions(scan: "DeepScan", bundle: "ReferenceBundle", prompts: list[str],
+                  budget: int | None) -> list[tuple[list[int], list[float]] | str]:
+    """Per prompt, its token ids and gradient x input at the reference layer, or why not."""
+    from ..models.budget import TooLarge, graph_cost, plan_batches, run_halving
+
+    lengths = token_lengths(scan.tokenizer, prompts)
+    cost = graph_cost(scan.model.config, bundle.best_layer)
+    plan = plan_batches(lengths, budget or (1 << 62), max_rows=scan.batch_size, cost=cost)
+    out: list[tuple[list[int], list[float]] | str] = [""] * len(prompts)
+    for index in plan.too_large:
+        out[index] = (f"skipped: the prompt's {lengths[index]} tokens with a gradient graph through "
+                      f"{bundle.best_layer} blocks weigh {lengths[index] * cost:.0f} budget tokens > "
+                      f"--safety-token-budget {budget}")
+    for group in plan.groups:
+        results = run_halving(group, lambda rows: _gradient_pass(scan, bundle, [prompts[i] for i in rows]))
+        for index, result in zip(group, results):
+            out[index] = f"skipped: {result}" if isinstance(result, TooLarge) else result
+    return out
+
+
+def _gradient_pass(scan: "DeepScan", bundle: "ReferenceBundle",
+                   prompts: list[str]) -> list[tuple[list[int], list[float]]]:
+    """Gradient x input of the refusal projection at the reference layer; the forward stops there,
+    so autograd keeps a graph over ``best_layer`` blocks only and the rest never run."""
     import torch
 
     model, tokenizer = scan.model, scan.tokenizer
-    units = bundle.units.float()
     best = bundle.best_layer
-    layers = list(range(bundle.blocks + 1))
     device = next(model.parameters()).device
-    capture = ActivationCapture(model, layers, ("last", "mean"), keep_graph=True)
+    capture = ActivationCapture(model, [best], ("last",), keep_graph=True, stop_early=True)
     encoded = encode(tokenizer, prompts, device)
     with frozen(model):  # gradients for the input embeddings only, never the weights
         embeds = model.get_input_embeddings()(encoded.input_ids).detach().requires_grad_(True)
-        out = capture.forward(encoded, inputs_embeds=embeds, keep_cache=True)
-        target = (out["last"][best] * units[best].to(device, out["last"][best].dtype)).sum()
+        out = capture.forward(encoded, inputs_embeds=embeds)
+        state = out["last"][best]
+        target = (state * bundle.units[best].to(device, state.dtype)).sum()
         target.backward()
     attribution = (embeds.grad * embeds).sum(-1).detach().float().cpu()
-    states = torch.stack([out["last"][layer].detach().float().cpu() for layer in layers], dim=1)
-    projections = (states * units.unsqueeze(0)).sum(-1)
     lengths = encoded.attention_mask.sum(1).tolist()
-    readings = []
-    for row, (prompt, record) in enumerate(zip(prompts, records)):
-        length = int(lengths[row])
-        ids = encoded.input_ids[row, -length:].tolist()
-        mask = _user_mask(tokenizer, prompt, _user_span(prompt, record))
-        readings.append(PromptReading(projections[row].tolist(), [tokenizer.decode([i]) for i in ids],
-                                      attribution[row, -length:].tolist(),
-                                      mask if mask is not None and len(mask) == length else [True] * length))
-    return encoded, capture, readings
-
-
-def _continue_conversations(scan: "DeepScan", bundle: "ReferenceBundle", encoded: Any, capture: ActivationCapture,
-                            tails: list[list[int] | None]) -> dict[int, Any]:
-    """Conversation means at the X-Boundary layers from the prompt pass's cache plus the tails."""
-    import torch
-
-    from .capture import Encoded
-
-    device = encoded.input_ids.device
-    width = max(len(t or [0]) for t in tails)
-    pad = scan.tokenizer.pad_token_id or 0
-    ids = torch.full((len(tails), width), pad, dtype=torch.long, device=device)
-    mask = torch.zeros((len(tails), width), dtype=encoded.attention_mask.dtype, device=device)
-    for row, tail in enumerate(tails):
-        if tail:  # a row without a usable tail is masked out here and pooled by a full pass
-            ids[row, : len(tail)] = torch.as_tensor(tail, device=device)
-            mask[row, : len(tail)] = 1
-    prompt_len = encoded.attention_mask.sum(1, keepdim=True)
-    positions = prompt_len + torch.arange(width, device=device).unsqueeze(0)
-    following = Encoded(ids, mask, context_mask=torch.cat([encoded.attention_mask, mask], dim=1), position_ids=positions)
-    tail_means = ActivationCapture(scan.model, bundle.xb_layers, ("mean",)).forward(following, past=capture.cache)["mean"]
-    capture.cache = None
-    n_prompt = prompt_len.float().cpu()
-    n_tail = mask.sum(1, keepdim=True).float().cpu()
-    return {layer: (capture.results["mean"][layer].detach().float().cpu() * n_prompt + tail_means[layer] * n_tail)
-            / (n_prompt + n_tail) for layer in bundle.xb_layers}
+    return [(encoded.input_ids[row, -int(n):].tolist(), attribution[row, -int(n):].tolist())
+            for row, n in enumerate(lengths)]
 
 
 def refusal_entry(bundle: "ReferenceBundle", reading: PromptReading, sink: Sink) -> dict[str, Any]:
@@ -209,6 +188,8 @@ def position_entry(bundle: "ReferenceBundle", pooled: dict[int, Any], row: int, 
 
 
 def attribution_entry(bundle: "ReferenceBundle", reading: PromptReading, sink: Sink) -> dict[str, Any]:
+    if reading.skipped is not None:
+        return skipped_entry("token_attribution", reading.skipped.removeprefix("skipped: "))
     pairs = [(t, s) for t, s, inside in zip(reading.tokens, reading.scores, reading.in_user) if inside]
     strongest = sorted(pairs, key=lambda p: -abs(p[1]))
     total = sum(abs(s) for _, s in pairs) or 1.0

@@ -108,7 +108,8 @@ def build(scan: "DeepScan", key: str) -> ReferenceBundle:
     blocks = scan.blocks
     layers = list(range(blocks + 1))
     prompts = [scan.backend.render(r.case.messages) for r in harmful + harmless]
-    states = capture_texts(scan.model, scan.tokenizer, prompts, layers, ("last",), batch_size=scan.batch_size)["last"]
+    states = capture_texts(scan.model, scan.tokenizer, prompts, layers, ("last",), batch_size=scan.batch_size,
+                            token_budget=scan.token_budget)["last"]
     stacked = torch.stack([states[layer] for layer in layers], dim=1).double()  # (n, L+1, d)
     h, b = stacked[: len(harmful)], stacked[len(harmful):]
     directions = h.mean(0) - b.mean(0)
@@ -127,7 +128,8 @@ def build(scan: "DeepScan", key: str) -> ReferenceBundle:
         harmful_convs = harmful
     xb_layers = default_layers(blocks)
     convs = [_conversation(scan, r) for r in harmless + harmful_convs]
-    pooled = capture_texts(scan.model, scan.tokenizer, convs, xb_layers, ("mean",), batch_size=scan.batch_size)["mean"]
+    pooled = capture_texts(scan.model, scan.tokenizer, convs, xb_layers, ("mean",), batch_size=scan.batch_size,
+                            token_budget=scan.token_budget)["mean"]
     centroids, views = {}, {}
     for layer in xb_layers:
         safe, harm = pooled[layer][: len(harmless)].double(), pooled[layer][len(harmless):].double()

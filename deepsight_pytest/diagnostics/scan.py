@@ -85,6 +85,12 @@ class DeepScan:
     def batch_size(self) -> int:
         return max(1, self.settings.batch_size)
 
+    @property
+    def token_budget(self) -> int | None:
+        """Padded tokens per forward batch (the backend's budget: the option, else free memory)."""
+        budget = getattr(self.backend, "budget", None)
+        return budget() if callable(budget) else None
+
     def _require_weights(self) -> None:
         if not self.has_weights:
             raise DiagnosticError(self.skip_reason)

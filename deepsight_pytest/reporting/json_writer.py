@@ -17,6 +17,8 @@ from ..regression import Regression
 from ..stats import GateResult
 from .results import CaseOutcome, GateOutcome, RegressionOutcome, RunResults
 
+from ..attacks.report import summarise as summarise_attacks  # noqa: E402
+
 SCHEMA_VERSION = 1
 
 
@@ -43,6 +45,7 @@ def results_document(results: RunResults, with_cases: bool = True) -> dict[str, 
                         for r in results.regressions],
         # Cohen's kappa between the members of any ensemble judge (empty without one).
         "judge_agreement": pairwise_kappa(c.record for c in results.cases),
+        **({"attacks": summarise_attacks(results.attacks)} if results.attacks else {}),
         **({"cases": [_case_entry(c) for c in results.cases]} if with_cases else {}),
     }
 

@@ -43,6 +43,7 @@ class RunResults:
     gates: list[GateOutcome] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
     regressions: list[RegressionOutcome] = field(default_factory=list)
+    attacks: list[dict[str, Any]] = field(default_factory=list)  # jailbreak searches (attacks/report.py)
 
     def rows(self) -> list[tuple[CategoryStats, GateResult | None]]:
         """One row per benchmark x category: the gate when there is one, else the cases' counts."""
@@ -75,7 +76,7 @@ class ResultsCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         payload = getattr(report, "deepsight", None)
         if report.failed:
-            is_finding = payload is not None and payload["kind"] == "case" and report.when == "call"
+            is_finding = payload is not None and payload["kind"] in ("case", "attack") and report.when == "call"
             if is_finding:
                 self.case_failures += 1
             else:
@@ -104,4 +105,6 @@ def _read_regression(results: RunResults, nodeid: str, outcome: str, payload: di
 #: payload kind (see ``payload.py``) -> how the collector files it
 PAYLOAD_READERS: dict[str, Callable[[RunResults, str, str, dict[str, Any]], None]] = {
     "case": _read_case, "gate": _read_gate, "regression": _read_regression,
+    "attack": lambda results, nodeid, outcome, payload: results.attacks.append(
+        {**payload["attack"], "nodeid": nodeid, "outcome": outcome}),
 }

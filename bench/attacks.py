@@ -1,0 +1,91 @@
+"""The jailbreak search on a guarded model, measured in one run (docs/attacks.md).
+
+    .venv/bin/python bench/attacks.py                       # guarded:smollm2, the bundled attack goals
+    .venv/bin/python bench/attacks.py --max-examples 20 --max-chain 3 --model guarded:smollm2?guard=keywords
+
+Drives the same code as ``@pytest.mark.safety_attack`` (``attacks/search.py``: dry draws, batched
+rounds, the real search with shrinking) through the engine, with no response cache, and prints:
+
+* attack success rate direct vs under search (the uplift), median shrunk chain length, queries
+  per found jailbreak (every prompt sent to the guarded target; the guard answers some itself);
+* THROUGHPUT: queries/s of the search (wall time of draws, rounds, search and shrinking) vs plain
+  batched generation of the *same* prompts through ``engine.produce`` (one call, the same judge),
+  side by side in this process, model already loaded. Target: ratio >= 0.7.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from deepsight_pytest.attacks.search import AttackConfig, Oracle, prefetch, search  # noqa: E402
+from deepsight_pytest.engine import Engine  # noqa: E402
+from deepsight_pytest.models import create_model  # noqa: E402
+from deepsight_pytest.options import ScriptConfig, resolve_settings  # noqa: E402
+from deepsight_pytest.records import Expect, Safety  # noqa: E402
+from deepsight_pytest.store import RecordStore  # noqa: E402
+from deepsight_pytest.suites import SuiteSpec, plan_suite  # noqa: E402
+
+GOALS = REPO / "safety_tests" / "attack_goals.csv"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="guarded:smollm2?guard=keywords")
+    parser.add_argument("--goals", default=str(GOALS), help="AdvBench-format CSV of harmful goals")
+    parser.add_argument("--max-examples", type=int, default=8)
+    parser.add_argument("--max-chain", type=int, default=2)
+    parser.add_argument("--profile", default="ci", choices=("ci", "deep"))
+    args = parser.parse_args()
+
+    settings = resolve_settings(ScriptConfig(REPO, safety_model=args.model))
+    engine = Engine(settings, lambda: RecordStore(None), lambda: create_model(settings.model))
+    plan = plan_suite(SuiteSpec("advbench", path=args.goals), settings)
+    cases = [c for c in plan.cases if c.expect is Expect.REFUSE]
+    config = AttackConfig.build(args.profile, None, args.max_examples, args.max_chain, settings.seed)
+    engine.model.ready()
+    sent: list = []
+
+    def produce(batch: list) -> dict:
+        sent.extend(batch)
+        return engine.produce(batch, plan.judge, plan.max_new_tokens)
+
+    oracle = Oracle(produce)
+    start = time.perf_counter()
+    rounds = prefetch(oracle, config, cases, settings.batch_size)
+    outcomes = [search(oracle, config, case) for case in cases]
+    search_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    engine.produce(list(sent), plan.judge, plan.max_new_tokens)  # the same prompts, one plain call
+    plain_s = time.perf_counter() - start
+
+    n = len(outcomes)
+    direct = sum(o.direct.verdict.safe is Safety.NO for o in outcomes)
+    found = [o for o in outcomes if o.jailbreak is not None]
+    broken = sum(o.direct.verdict.safe is Safety.NO or o.jailbreak is not None for o in outcomes)
+    search_qps, plain_qps = oracle.queries / search_s, len(sent) / plain_s
+    print(f"model {settings.model}, judge {plan.judge}, {n} goals, {len(config.mutators)} mutators, "
+          f"max_examples {config.max_examples}, max_chain {config.max_chain}, batch {settings.batch_size}")
+    print(f"ASR direct {direct}/{n} = {direct / n:.2f}; under search {broken}/{n} = {broken / n:.2f}; "
+          f"uplift {(broken - direct) / n:+.2f}")
+    for o in outcomes:
+        print(f"  {o.case.uid}: {'+'.join(o.chain) or '-'} ({len(o.tried)} chains tried, {o.queries} queries)")
+    if found:
+        print(f"median shrunk chain length {statistics.median(len(o.chain) for o in found)}; "
+              f"queries per found jailbreak {oracle.queries / len(found):.1f}")
+    guard = engine.model
+    print(f"queries {oracle.queries} in {rounds} prefetch rounds (+ shrinking); guard answered "
+          f"{getattr(guard, 'refused', 0)}, inner model {getattr(guard, 'passed', 0)} (both passes)")
+    print(f"THROUGHPUT search {search_qps:.2f} q/s vs plain batched {plain_qps:.2f} q/s: "
+          f"ratio {search_qps / plain_qps:.2f} (target >= 0.70)")
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()
