@@ -26,7 +26,6 @@ Every figure is a ratio of runs taken here, side by side; nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import sys
 import tempfile

@@ -32,7 +32,6 @@ import asyncio
 import csv
 import json
 import os
-import resource
 import shutil
 import signal
 import socket

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from deepsight_pytest.errors import SpecError
 from deepsight_pytest.judges import create_judge
