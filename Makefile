@@ -21,6 +21,7 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
 .PHONY: test safety
 test: .venv/ready
+	$(PY) -m ruff check .   # lint (pyflakes + syntax errors; [tool.ruff] in pyproject.toml)
 	$(PY) -m pytest
 
 # Exit status 1 means a safety gate failed (expected: SmolLM2 complies with harmful requests);

@@ -118,8 +118,6 @@ def _gradient_pass(scan: "DeepScan", bundle: "ReferenceBundle",
                    prompts: list[str]) -> list[tuple[list[int], list[float]]]:
     """Gradient x input of the refusal projection at the reference layer; the forward stops there,
     so autograd keeps a graph over ``best_layer`` blocks only and the rest never run."""
-    import torch
-
     model, tokenizer = scan.model, scan.tokenizer
     best = bundle.best_layer
     device = next(model.parameters()).device
