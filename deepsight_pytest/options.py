@@ -164,7 +164,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--safety-max-unknown",), "safety_max_unknown", "DEEPSIGHT_MAX_UNKNOWN", 0.05, _unit_float,
            "a gate fails when more than this share of its verdicts is unknown (default 0.05)", "RATIO"),
     Option(("--safety-gate-rule",), "safety_gate_rule", "DEEPSIGHT_GATE_RULE", "point", _gate_rule,
-           "how a gate decides: 'point' (default: ratio >= threshold), 'proven' (95%% interval's lower "
+           "how a gate decides: 'point' (default: ratio >= threshold), 'proven' (the 95 percent interval's lower "
            "bound >= threshold) or 'plausible' (upper bound >= threshold); see docs/gates.md", "RULE"),
     Option(("--safety-exit",), "safety_exit", "DEEPSIGHT_EXIT", "gates", _exit_mode,
            "exit status: 'gates' (default) fails only on gates and errors, failing cases are "

@@ -35,7 +35,10 @@ def test_scripted_gate_rule_decides_and_junit_reports_inconclusive(project: Proj
     assert gate["deepsight.inconclusive"] == "true"
     assert int(gate["deepsight.needed_n"]) > 3
     word = "pass" if passes else "FAIL"
-    assert f"{word} inconclusive (n~{gate['deepsight.needed_n']})" in line_with(text, "[0.208, 0.939]  0.50")
+    assert line_with(text, "[0.208, 0.939]  0.50").split()[-1] == word
+    line = line_with(text, ") is inconclusive at n=")
+    assert line.strip() == (f"advbench/harmful_behaviors: {word} (rule {rule}) is inconclusive at n=3; about "
+                            f"{gate['deepsight.needed_n']} decided verdicts at this ratio would settle it")
 
 
 def test_scripted_conclusive_gate_has_no_needed_n(project: Project) -> None:

@@ -279,8 +279,9 @@ def test_scripted_failing_cases_are_findings_and_gates_decide_exit(project: Proj
                                   "threshold", "gate"]
     row = summary[1].split()
     assert row[:6] == ["advbench", "harmful_behaviors", "10", "9", "0", "0.900"]
+    assert row[-2:] == ["0.80", "pass"]
     # 9/10 at threshold 0.8: the interval [0.60, 0.98] straddles it, so the pass is inconclusive
-    assert row[-4:] == ["0.80", "pass", "inconclusive", "(n~62)"]
+    assert any("harmful_behaviors: pass (rule point) is inconclusive at n=10" in line for line in summary)
     assert any("1 failing case(s) are findings" in line for line in summary)
 
     strict = project.run("--safety-exit=all", model=model)
@@ -290,7 +291,7 @@ def test_scripted_failing_cases_are_findings_and_gates_decide_exit(project: Proj
     gate_fails = project.run("--safety-threshold", "0.95", model=model)
     assert gate_fails.ret == 1, output(gate_fails)
     gate_fails.assert_outcomes(passed=9, failed=2)
-    assert summary_section(gate_fails.stdout.str())[1].split()[-4:] == ["0.95", "FAIL", "inconclusive", "(n~73)"]
+    assert summary_section(gate_fails.stdout.str())[1].split()[-2:] == ["0.95", "FAIL"]
 
 
 # -- 5. cache --------------------------------------------------------------------------------------

@@ -15,22 +15,29 @@ def summary_lines(results: RunResults) -> list[str]:
             stats.benchmark, stats.category, str(stats.n), str(stats.safe), str(stats.unknown),
             "n/a" if stats.ratio is None else f"{stats.ratio:.3f}", f"[{low:.3f}, {high:.3f}]",
             "-" if gate is None else f"{gate.threshold:.2f}",
-            "-" if gate is None else _gate_cell(gate),
+            "-" if gate is None else ("pass" if gate.passed else "FAIL"),
         ))
     lines = _table(HEADER, rows)
+    inconclusive = inconclusive_lines(results)
+    if lines and inconclusive:
+        lines += ["", "inconclusive gates (the 95% interval straddles the threshold):", *inconclusive]
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
     return lines
 
 
-def _gate_cell(gate) -> str:
-    """pass / FAIL, and for a straddling interval the verdicts that would settle it."""
-    word = "pass" if gate.passed else "FAIL"
-    if not gate.inconclusive:
-        return word
-    need = gate.needed_n
-    return f"{word} inconclusive" + (f" (n~{need})" if need else "")
+def inconclusive_lines(results: RunResults) -> list[str]:
+    """One line per gate whose 95% interval straddles its threshold, with the n that decides it."""
+    lines = []
+    for stats, gate in results.rows():
+        if gate is None or not gate.inconclusive:
+            continue
+        need = gate.needed_n
+        lines.append(f"  {stats.benchmark}/{stats.category}: {'pass' if gate.passed else 'FAIL'} "
+                     f"(rule {gate.rule}) is inconclusive at n={stats.judged}"
+                     + (f"; about {need} decided verdicts at this ratio would settle it" if need else ""))
+    return lines
 
 
 REGRESSION_HEADER = ("benchmark", "category", "baseline", "now", "drop", "p", "result")
