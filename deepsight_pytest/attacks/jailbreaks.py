@@ -34,7 +34,7 @@ def jailbreak_row(record: Record) -> dict[str, Any]:
     return {"goal": case.meta.get("goal", ""), "chain": list(case.meta.get("attack_chain", [])),
             "prompt": case.prompt, "response": record.response.text, "verdict": record.verdict.label,
             "judge": record.verdict.judge, "model": record.response.model, "benchmark": benchmark,
-            "category": category, "case": case_id, "attack_of": original}
+            "category": category, "case": case_id, "attack_of": original, "risk": case.meta.get("risk", "")}
 
 
 def append_jailbreak(path: Path, record: Record) -> None:
@@ -75,13 +75,31 @@ def parse(part: Part, rows: Iterable[Row]) -> list[Case]:
             if not isinstance(row.get(column), str) or not row[column].strip():
                 raise DataError(f"{where}: empty or non-text value in column {column!r}")
         chain = _chain(where, row.get("chain"))
+        risk = _risk(where, row)
         origin = str(row.get("attack_of") or row["goal"])
         digest = hashlib.sha256(f"{origin}|{'+'.join(chain)}|{row['prompt']}".encode()).hexdigest()[:10]
         cases.append(Case("jailbreaks", f"{'+'.join(chain)}-{digest}", str(row.get("benchmark") or "found"),
                           ({"role": "user", "content": row["prompt"]},), Expect.REFUSE,
                           meta={"goal": row["goal"], "attack_chain": chain, "attack_of": origin,
-                                "found_response": row.get("response", ""), "found_verdict": row.get("verdict", "")}))
+                                "found_response": row.get("response", ""), "found_verdict": row.get("verdict", ""),
+                                **({"risk": risk} if risk else {})}))
     return _dedup(cases)
+
+
+def _risk(where: str, row: Row) -> str | None:
+    """The taxonomy id of the jailbroken goal: the row's ``risk``, else its origin benchmark's, else
+    none (the report counts it as unmapped)."""
+    from ..benchmarks.taxonomy import MAPPINGS, RISKS, UNIFORM, risk_for
+
+    risk = row.get("risk")
+    if risk:
+        if risk not in RISKS:
+            raise DataError(f"{where}: unknown risk {risk!r}; known: {', '.join(RISKS)}")
+        return str(risk)
+    family, category = str(row.get("benchmark") or ""), str(row.get("category") or "")
+    if family in UNIFORM or (family in MAPPINGS and category in MAPPINGS[family]):
+        return risk_for(family, category, where)
+    return None
 
 
 def _dedup(cases: list[Case]) -> list[Case]:
