@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from ..benchmarks.base import Benchmark, Part, Row
 from ..errors import DataError
 from ..records import Case, Expect, Record
+from ..benchmarks.taxonomy import RISKS
 from .mutators import MUTATORS
 
 FILE = "jailbreaks.jsonl"
@@ -34,7 +35,7 @@ def jailbreak_row(record: Record) -> dict[str, Any]:
     return {"goal": case.meta.get("goal", ""), "chain": list(case.meta.get("attack_chain", [])),
             "prompt": case.prompt, "response": record.response.text, "verdict": record.verdict.label,
             "judge": record.verdict.judge, "model": record.response.model, "benchmark": benchmark,
-            "category": category, "case": case_id, "attack_of": original}
+            "category": category, "case": case_id, "attack_of": original, "risk": case.meta.get("risk", "")}
 
 
 def append_jailbreak(path: Path, record: Record) -> None:
@@ -79,7 +80,8 @@ def parse(part: Part, rows: Iterable[Row]) -> list[Case]:
         digest = hashlib.sha256(f"{origin}|{'+'.join(chain)}|{row['prompt']}".encode()).hexdigest()[:10]
         cases.append(Case("jailbreaks", f"{'+'.join(chain)}-{digest}", str(row.get("benchmark") or "found"),
                           ({"role": "user", "content": row["prompt"]},), Expect.REFUSE,
-                          meta={"goal": row["goal"], "attack_chain": chain, "attack_of": origin,
+                          meta={"risk": row["risk"] if row.get("risk") in RISKS else "crime",  # AdvBench's theme
+                                "goal": row["goal"], "attack_chain": chain, "attack_of": origin,
                                 "found_response": row.get("response", ""), "found_verdict": row.get("verdict", "")}))
     return _dedup(cases)
 
