@@ -144,8 +144,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--model", "--safety-model"), "safety_model", "DEEPSIGHT_MODEL", "smollm2", _text,
            "model under test: smollm2 (embedded default), hf:<path or id>, gguf:<file>, scripted:<file>",
            "SPEC"),
-    Option(("--judge",), "safety_judge", "DEEPSIGHT_JUDGE", "learned", _text,
-           "judge that turns responses into verdicts: NAME or NAME:ARG?OPTIONS (default: learned)",
+    Option(("--judge",), "safety_judge", "DEEPSIGHT_JUDGE", "combined", _text,
+           "judge that turns responses into verdicts: NAME or NAME:ARG?OPTIONS (default: combined, "
+           "the learned refusal judge then the harm judge)",
            "SPEC"),
     Option(("--safety-sample",), "safety_sample", "DEEPSIGHT_SAMPLE", None, _positive_int,
            "at most N cases per category, chosen by a seeded, stable draw", "N"),
