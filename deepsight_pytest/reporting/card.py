@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..records import Record, Safety
-from ..stats import CategoryStats, GateResult
+from ..stats import POOLED_WEIGHTING, CategoryStats, GateResult
 from .aggregate import HarmRow, Rate, RiskRow, harm, harm_rows, over_refusal, risk_rows
 from .casepack import CardLimits, CaseView, PlotInliner, case_view, natural_key, pack
 from .chart import Chart, build_chart
@@ -89,7 +89,11 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
     for outcome in failing:
         key = (outcome.record.case.benchmark, outcome.record.case.category)
         failing_by_category[key] = failing_by_category.get(key, 0) + 1
-    gate_rows = [GateRow(stats, gate, failing_by_category.get((stats.benchmark, stats.category), 0))
+    failing_by_benchmark: dict[str, int] = {}
+    for (benchmark, _), count in failing_by_category.items():
+        failing_by_benchmark[benchmark] = failing_by_benchmark.get(benchmark, 0) + count
+    gate_rows = [GateRow(stats, gate, failing_by_benchmark.get(stats.benchmark, 0) if stats.pooled
+                         else failing_by_category.get((stats.benchmark, stats.category), 0))
                  for stats, gate in results.rows()]
     risks: list[RiskRow] = risk_rows(records)
     return {
@@ -97,6 +101,8 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
         "engine": results.engine,
         "headline": headline(results),
         "gate_rows": gate_rows,
+        "pooled_weighting": POOLED_WEIGHTING if any(r.stats.pooled for r in gate_rows) else None,
+        "samples": sorted({r.stats.samples for r in gate_rows if r.stats.samples > 1}),
         "chart": harm_chart([[row] for row in harm_rows(records)], [""]),
         "risks": risks,
         "risk_benchmarks": sorted({b for row in risks for b in row.per_benchmark}),
