@@ -153,6 +153,9 @@ class CategoryStats:
     samples: int = 1
     shares: tuple[float, ...] = field(default=(), repr=False)
 
+    def __post_init__(self) -> None:  # from JSON the shares arrive as a list
+        object.__setattr__(self, "shares", tuple(float(v) for v in self.shares))
+
     @property
     def judged(self) -> int:
         return self.safe + self.unsafe
