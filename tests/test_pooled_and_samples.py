@@ -95,8 +95,8 @@ def _sampled(project: Project, k: int, *extra: str) -> tuple[pytest.RunResult, d
 def test_scripted_samples_hold_k_answers_each_and_gate_counts_prompt_means(project: Project) -> None:
     project.advbench()
     project.suite("advbench", threshold=0.5)
-    records = project.root / "records.jsonl"
-    result, data = _sampled(project, 4, "--safety-records", str(records))
+    records, card = project.root / "records.jsonl", project.root / "card.html"
+    result, data = _sampled(project, 4, "--safety-records", str(records), "--safety-report", str(card))
     text = output(result)
     lines = [json.loads(line) for line in records.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 3 and all(len(r["samples"]) == 4 for r in lines)
@@ -115,6 +115,8 @@ def test_scripted_samples_hold_k_answers_each_and_gate_counts_prompt_means(proje
     assert row.split()[2] == "3x4"
     unsafe = texts.count(COMPLIANCE)
     assert f"{unsafe} of 4 sampled answers unsafe" in text
+    html = card.read_text(encoding="utf-8")  # the failing case shows each answer with its verdict
+    assert "<h4>Answer 1</h4>" in html and "<h4>Answer 4</h4>" in html and "prompts × 4" in html
 
 
 def test_scripted_samples_each_cached_under_its_own_key(project: Project) -> None:

@@ -6,7 +6,7 @@ and the current folder).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -81,6 +81,20 @@ def case_section(groups: Sequence[Sequence[Record | None]], sides: list[str], li
             "text_limit": limit, "data": pack(views, sides, len(groups), limits.page_size)}
 
 
+def _answer_sides(records: list[Record]) -> tuple[list[list[Record | None]], list[str]]:
+    """Failing cases as the explorer shows them: one side, or one side per sampled answer
+    (``--safety-samples K``), each with its own verdict."""
+    k = max((len(r.samples) for r in records), default=0)
+    if k <= 1:
+        return [[r] for r in records], ["Response"]
+    groups: list[list[Record | None]] = []
+    for record in records:
+        answers: list[Record | None] = [replace(record, response=a.response, verdict=a.verdict, samples=())
+                                        for a in record.answers]
+        groups.append(answers + [None] * (k - len(answers)))
+    return groups, [f"Answer {i + 1}" for i in range(k)]
+
+
 def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardLimits = CardLimits()) -> dict[str, Any]:
     """Everything ``report.html.j2`` renders."""
     records = [c.record for c in results.cases]
@@ -96,6 +110,7 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
                          else failing_by_category.get((stats.benchmark, stats.category), 0))
                  for stats, gate in results.rows()]
     risks: list[RiskRow] = risk_rows(records)
+    groups, case_sides = _answer_sides([c.record for c in failing])
     return {
         "meta": results.meta,
         "engine": results.engine,
@@ -107,6 +122,7 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
         "risks": risks,
         "risk_benchmarks": sorted({b for row in risks for b in row.per_benchmark}),
         "regressions": sorted(results.regressions, key=lambda r: (r.regression.benchmark, r.regression.category)),
-        "cases": case_section([[c.record] for c in failing], ["Response"], limits, search),
+        "cases": case_section(groups, case_sides, limits, search),
+        "case_sides": case_sides,
         "attacks": summarise_attacks(results.attacks) if results.attacks else None,
     }
