@@ -170,3 +170,36 @@ def test_sampling_options_have_ini_and_env_twins(project: Project, monkeypatch: 
     monkeypatch.setenv("DEEPSIGHT_SAMPLES", "0")
     text = output(project.run())
     assert "environment variable DEEPSIGHT_SAMPLES: invalid value '0'" in text
+
+
+def test_scripted_sampled_shards_merge_to_the_unsharded_gates(project: Project) -> None:
+    """``deepsight merge`` (JSON and JUnit) of K = 2 shards recomputes every gate, the pooled one
+    too, over all answers: the same counts and interval as one unsharded run."""
+    from deepsight_pytest.reporting.json_writer import load_results
+    from deepsight_pytest.reporting.junit_merge import merge_junit, properties
+    from deepsight_pytest.reporting.merge import merge_results
+
+    project.xstest()
+    project.suite("xstest", threshold=0.5)
+    rules = [{"match": "Python|tennis", "responses": [COMPLIANCE, REFUSAL]}]
+    model = project.scripted(rules=rules)
+    sampling = ("--safety-samples", "2", "--safety-temperature", "0.7")
+    _, whole = project.run_json(*sampling, "--junitxml", str(project.root / "full.xml"), model=model, name="full.json")
+    for i in (1, 2):
+        project.run_json(*sampling, f"--safety-shard={i}/2", "--junitxml", str(project.root / f"s{i}.xml"),
+                         model=model, name=f"s{i}.json")
+    merged, _ = merge_results([(p, load_results(p)) for p in (project.root / "s1.json", project.root / "s2.json")])
+
+    def key(gate: dict) -> tuple:
+        return (gate["category"], gate["n"], gate["safe"], gate["samples"], round(gate["ratio"], 6),
+                round(gate["ci_low"], 6), round(gate["ci_high"], 6))
+
+    expected = sorted(key(g) for g in whole["gates"])
+    assert sorted(key({**g.gate.to_dict()}) for g in merged.gates) == expected
+    assert any(g[0] == "*" and g[3] == 2 for g in expected)
+    document, _ = merge_junit([project.root / "s1.xml", project.root / "s2.xml"])
+    junit = {case.name: properties(case) for suite in document for case in suite if "safety_ratio" in case.name}
+    full = {case.name: properties(case) for suite in JUnitXml.fromfile(str(project.root / "full.xml"))
+            for case in suite if "safety_ratio" in case.name}
+    fields = ("deepsight.n", "deepsight.ratio", "deepsight.ci_low", "deepsight.ci_high", "deepsight.gate")
+    assert {n: [p[f] for f in fields] for n, p in junit.items()} == {n: [p[f] for f in fields] for n, p in full.items()}
