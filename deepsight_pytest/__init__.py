@@ -9,8 +9,8 @@ __version__ = "0.1.0"
 
 from .asserts import assert_safe  # noqa: E402
 from .attacks.pytest_attack import assert_no_jailbreak  # noqa: E402
-from .records import Case, Expect, Record, Response, Safety, Verdict  # noqa: E402
+from .records import Case, Expect, Record, Response, Safety, Sample, Verdict  # noqa: E402
 from .stats import GateResult  # noqa: E402
 
-__all__ = ["Case", "Expect", "GateResult", "Record", "Response", "Safety", "Verdict", "__version__",
+__all__ = ["Case", "Expect", "GateResult", "Record", "Response", "Safety", "Sample", "Verdict", "__version__",
            "assert_no_jailbreak", "assert_safe"]

@@ -1,7 +1,8 @@
 """Collection: turn ``safety_suite`` marks into parametrized case tests and gate tests.
 
 Case tests take the ``safety_record`` fixture and get ids ``benchmark/category/case-id``; gate
-tests take ``safety_gate`` and get ids ``benchmark/category``. Ids depend only on the data, so
+tests take ``safety_gate`` and get ids ``benchmark/category``, plus one pooled gate ``benchmark``
+over all the suite's cases when it has two or more categories. Ids depend only on the data, so
 ``-k``, ``--lf`` and JUnit names are stable across runs.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 
 from .errors import DeepSightError
 from .session import get_session
+from .stats import POOLED
 from .suites import MARK, SuiteSpec
 
 CASE_FIXTURE = "safety_record"
@@ -48,10 +50,15 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
     if wants_case:
         metafunc.parametrize(CASE_FIXTURE, [CaseParam(plan.key, c.uid) for c in plan.cases],
                              ids=[c.uid for c in plan.cases], indirect=True)
-    if wants_gate:
-        categories = plan.categories
+    if wants_gate:  # one gate per category, then the pooled gate ``benchmark`` (two or more categories)
+        categories = plan.gate_categories
         metafunc.parametrize(GATE_FIXTURE, [GateParam(plan.key, c) for c in categories],
-                             ids=[f"{plan.benchmark.name}/{c}" for c in categories], indirect=True)
+                             ids=[gate_id(plan.benchmark.name, c) for c in categories], indirect=True)
+
+
+def gate_id(benchmark: str, category: str) -> str:
+    """``benchmark/category``, or ``benchmark`` for the pooled gate."""
+    return benchmark if category == POOLED else f"{benchmark}/{category}"
 
 
 def declare_needed_cases(session: pytest.Session) -> None:

@@ -7,7 +7,7 @@ store as it completes (a crash loses at most the batch in flight). Tests then on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from .errors import CaseTooLarge, DeepSightError, GenerationError
@@ -18,8 +18,8 @@ from .models.reasoning import apply_reasoning
 from .models.transformers_backend import TOO_LARGE
 from .options import Settings
 from .progress import NO_PROGRESS, Progress
-from .records import Case, Record, Response, Safety, Verdict
-from .stats import CategoryStats, GateResult
+from .records import Case, Record, Response, Safety, Sample, Verdict
+from .stats import POOLED, CategoryStats, GateResult
 from .store import RecordStore, content_key
 from .suites import SuitePlan, SuiteSpec, plan_suite
 
@@ -56,6 +56,11 @@ class EngineStats:
                 setattr(self, name, getattr(self, name) + value - previous.get(name, 0))
         if worker is not None:
             self.workers[worker] = counters
+
+
+def _first_error(record: Record) -> str | None:
+    """The first failed request among a record's answers (a gate cannot be decided over it)."""
+    return next((a.response.error for a in record.answers if a.response.error is not None), None)
 
 
 class Engine:
@@ -144,22 +149,25 @@ class Engine:
         record = self._ensure(suite_key, {uid})[uid]
         if record.response.finish_reason == TOO_LARGE:
             raise CaseTooLarge(f"{uid}: {record.response.error}")
-        if record.response.error is not None:
-            raise GenerationError(f"{uid}: {record.response.error}")
+        error = _first_error(record)
+        if error is not None:
+            raise GenerationError(f"{uid}: {error}")
         return record
 
     def gate(self, suite_key: str, category: str) -> GateResult:
-        """The gate of one category over every sampled case of that category (wherever it ran)."""
+        """The gate of one category over every sampled case of that category (wherever it ran);
+        ``category`` :data:`~.stats.POOLED`: the pooled gate over all the suite's cases."""
         plan = self.suite(suite_key)
         cases = plan.cases_in(category)
         records = self._ensure(suite_key, {c.uid for c in cases})
         cases = [c for c in cases if records[c.uid].response.finish_reason != TOO_LARGE]  # skipped cases
-        failed = [records[c.uid] for c in cases if records[c.uid].response.error is not None]
+        failed = [error for error in (_first_error(records[c.uid]) for c in cases) if error is not None]
+        where = plan.benchmark.name if category == POOLED else f"{plan.benchmark.name}/{category}"
         if failed:
-            raise GenerationError(f"{plan.benchmark.name}/{category}: {len(failed)} of {len(cases)} responses "
-                                  f"failed, so the gate cannot be decided: {failed[0].response.error}")
-        members = [records[c.uid].verdict.safe for c in cases]
-        stats = CategoryStats.count(plan.benchmark.name, category, members)
+            raise GenerationError(f"{where}: {len(failed)} of {len(cases)} responses "
+                                  f"failed, so the gate cannot be decided: {failed[0]}")
+        groups = [records[c.uid].safeties for c in cases]  # one answer each, or K (--safety-samples)
+        stats = CategoryStats.count_samples(plan.benchmark.name, category, groups)
         return GateResult(stats, plan.threshold(category), self.settings.max_unknown, self.settings.gate_rule)
 
     def _wanted(self, plan: SuitePlan) -> set[str]:
@@ -193,7 +201,8 @@ class Engine:
         return have
 
     def _produce(self, plan: SuitePlan, cases: list[Case], counted: bool = True) -> dict[str, Record]:
-        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name)
+        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
+                               sampled=True)
         if self._diagnoser_factory is None:
             return records
         answered = {uid: r for uid, r in records.items() if r.response.error is None}
@@ -202,11 +211,28 @@ class Engine:
 
     def produce(self, cases: list[Case], judge_name: str, max_new_tokens: int,
                 counted: bool = True, label: str = "references",
-                model: ModelBackend | None = None) -> dict[str, Record]:
+                model: ModelBackend | None = None, sampled: bool = False) -> dict[str, Record]:
         """Records of any cases (suites, diagnostics reference sets): cached, batched, judged.
         ``counted=False``: cache reads are left out of the counters (another worker counts them).
-        ``model``: another backend than the run's (the attack suite's guard around it)."""
-        settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed)
+        ``model``: another backend than the run's (the attack suite's guard around it).
+        ``sampled``: the run's ``--safety-samples`` / temperature / top-p apply (suites); else
+        one greedy answer (diagnostics references, attack searches)."""
+        k = self.settings.samples if sampled else 1
+        base = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed,
+                                  temperature=self.settings.temperature if sampled else 0.0,
+                                  top_p=self.settings.top_p if sampled else 1.0)
+        answers: list[list[tuple[Response, Verdict]]] = []
+        for index in range(k):  # each answer under its own key (sample index + seed)
+            where = label if k == 1 else f"{label} (answer {index + 1}/{k})"
+            answers.append(self._judged(cases, replace(base, sample=index), judge_name, counted, where, model))
+        if k == 1:
+            return {case.uid: Record(case, response, verdict) for case, (response, verdict) in zip(cases, answers[0])}
+        return {case.uid: Record(case, *answers[0][i], samples=tuple(Sample(*a[i]) for a in answers))
+                for i, case in enumerate(cases)}
+
+    def _judged(self, cases: list[Case], settings: GenerationSettings, judge_name: str, counted: bool,
+                label: str, model: ModelBackend | None) -> list[tuple[Response, Verdict]]:
+        """(response, verdict) per case for one answer's settings: cached, generated, judged."""
         responses = self._responses(cases, settings, counted, label, model)
         judge = self.judge(judge_name)
         verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key)
@@ -228,8 +254,7 @@ class Engine:
             self.store.put_verdicts(new)
             verdicts.update(new)
             self.stats.judged += len(todo)
-        return {case.uid: Record(case, response, verdicts[vkey])
-                for case, (_, response), vkey in zip(cases, responses, verdict_keys)}
+        return [(response, verdicts[vkey]) for (_, response), vkey in zip(responses, verdict_keys)]
 
     def _responses(self, cases: list[Case], settings: GenerationSettings,
                    counted: bool = True, label: str = "",

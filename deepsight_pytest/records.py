@@ -103,20 +103,49 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Sample:
+    """One of the K sampled answers to a case (``--safety-samples``) and its verdict."""
+
+    response: Response
+    verdict: Verdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Sample":
+        return cls(Response.from_dict(data["response"]), Verdict.from_dict(data["verdict"]))
+
+
+@dataclass(frozen=True)
 class Record:
-    """case -> response -> verdict (-> diagnostics): the unit every reporter reads."""
+    """case -> response -> verdict (-> diagnostics): the unit every reporter reads.
+
+    With ``--safety-samples K > 1``, ``samples`` holds all K answers with their verdicts (the
+    first is also ``response`` / ``verdict``, which every per-answer reader keeps reading)."""
 
     case: Case
     response: Response
     verdict: Verdict
     diagnostics: tuple[dict[str, Any], ...] = ()
+    samples: tuple[Sample, ...] = ()
 
     @property
     def safe(self) -> Safety:
         return self.verdict.safe
 
+    @property
+    def answers(self) -> tuple[Sample, ...]:
+        """Every answer of this case: the K samples, or the one response."""
+        return self.samples or (Sample(self.response, self.verdict),)
+
+    @property
+    def safeties(self) -> list[Safety]:
+        """The safety of each answer (one per sample)."""
+        return [a.verdict.safe for a in self.answers]
+
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), default=_enum_value))
+        data = json.loads(json.dumps(asdict(self), default=_enum_value))
+        if not self.samples:  # one answer: the record format of greedy runs, unchanged
+            del data["samples"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Record":
@@ -125,10 +154,13 @@ class Record:
             response=Response.from_dict(data["response"]),
             verdict=Verdict.from_dict(data["verdict"]),
             diagnostics=tuple(data.get("diagnostics") or ()),
+            samples=tuple(Sample.from_dict(s) for s in data.get("samples") or ()),
         )
 
     def explain(self) -> str:
         """A failure message: what was asked, what came back, and why the judge decided so."""
+        if self.samples:
+            return self._explain_samples()
         answer = self.response.text.strip().replace("\n", " ")
         return neutralise(
             f"{self.case.uid}: verdict {self.verdict.label} (safe={self.verdict.safe.value}, "
@@ -137,6 +169,17 @@ class Record:
             f"  response: {_clip(answer, 300)}"
             + "".join(f"\n  {d['method']}: {_clip(d['summary'], 300)}" for d in self.diagnostics)
         )  # model and data text never drives the terminal
+
+    def _explain_samples(self) -> str:
+        unsafe = [i for i, a in enumerate(self.samples) if a.verdict.safe is Safety.NO]
+        lines = [f"{self.case.uid}: {len(unsafe)} of {len(self.samples)} sampled answers unsafe "
+                 f"(expected {self.case.expect.value}), judged by {self.verdict.judge}",
+                 f"  prompt:   {_clip(self.case.prompt, 300)}"]
+        for i, answer in enumerate(self.samples):
+            text = answer.response.text.strip().replace("\n", " ")
+            lines.append(f"  answer {i + 1} ({answer.verdict.label}, safe={answer.verdict.safe.value}): {_clip(text, 200)}")
+        lines += [f"  {d['method']}: {_clip(d['summary'], 300)}" for d in self.diagnostics]
+        return neutralise("\n".join(lines))
 
 
 def _enum_value(value: object) -> object:

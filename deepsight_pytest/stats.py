@@ -1,9 +1,15 @@
-"""Safety ratios, Wilson intervals and gate decisions: the numbers the CI gate asserts on."""
+"""Safety ratios, Wilson intervals and gate decisions: the numbers the CI gate asserts on.
+
+With ``--safety-samples K > 1`` a prompt has K answers that are not independent (one prompt, one
+model); its ratio is the mean over prompts of each prompt's safe share, and its interval is
+:func:`clustered_interval` (prompts as clusters), which equals Wilson's when K is 1.
+"""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Sequence
 
 from .records import Safety
 
@@ -32,6 +38,55 @@ def _wilson_bounds(share: float, n: float, z: float = Z_95) -> tuple[float, floa
     centre = (share + z * z / (2 * n)) / denominator
     half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / denominator
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def effective_n(shares: Sequence[float], answers: int) -> float:
+    """Effective number of independent answers behind the mean of per-prompt safe shares.
+
+    ``p(1 - p) / V`` where ``V = sum((s_i - p)^2) / m^2`` is the cluster-robust (HC0, prompts as
+    clusters) variance of the mean ``p`` of the m shares: the Kish design effect read backwards.
+    Clamped to ``[m, answers]``: K answers of one prompt are worth at least one answer (full
+    correlation) and at most K (independence). When ``p`` is 0 or 1 there is no spread to
+    estimate the correlation from, so the conservative m is used. With one answer per prompt it
+    is exactly m, so the interval is the plain Wilson interval.
+    """
+    m = len(shares)
+    if m == 0:
+        return 0.0
+    share = sum(shares) / m
+    variance = sum((s - share) ** 2 for s in shares) / (m * m)
+    if share in (0.0, 1.0) or variance <= 0.0:
+        return float(m) if share in (0.0, 1.0) else float(max(m, answers))
+    return min(max(share * (1 - share) / variance, float(m)), float(max(m, answers)))
+
+
+def clustered_interval(shares: Sequence[float], answers: int, z: float = Z_95) -> tuple[float, float]:
+    """95% interval of the mean of per-prompt safe shares (``--safety-samples K``).
+
+    The Wilson score interval at the observed mean and the :func:`effective_n` of the K answers
+    per prompt: a cluster-robust interval that, unlike a bootstrap, stays informative at a ratio
+    of 0 or 1 and at small m. ``answers`` is the number of decided answers over all prompts.
+    """
+    m = len(shares)
+    if m == 0:
+        return (0.0, 1.0)
+    share = sum(shares) / m
+    low, high = _wilson_bounds(share, effective_n(shares, answers), z)
+    return (0.0 if share == 0.0 else low, 1.0 if share == 1.0 else high)
+
+
+def bootstrap_interval(shares: Sequence[float], resamples: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap over prompts of the mean safe share (a prompt's K answers move
+    together), with a fixed seed so a run is reproducible. A cross-check of
+    :func:`clustered_interval`; degenerate ([1, 1]) when every answer is safe."""
+    m = len(shares)
+    if m == 0:
+        return (0.0, 1.0)
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(shares, k=m)) / m for _ in range(resamples))
+    tail = (1 - level) / 2
+    return (means[int(math.floor(tail * (resamples - 1)))], means[int(math.ceil((1 - tail) * (resamples - 1)))])
 
 
 def needed_n(share: float, threshold: float, limit: int = 10_000_000) -> int | None:
@@ -75,9 +130,19 @@ GATE_RULES = {"point": _rule_point, "proven": _rule_proven, "plausible": _rule_p
 DEFAULT_GATE_RULE = "point"
 
 
+POOLED = "*"
+"""The category of a benchmark's pooled gate, ``test_safety_ratio[benchmark]`` (all its cases)."""
+POOLED_WEIGHTING = "micro: every case counts once, so a category weighs by its number of cases"
+SAMPLED_WEIGHTING = "a case counts once, by the mean of its {k} answers"
+
+
 @dataclass(frozen=True)
 class CategoryStats:
-    """Counts and ratio of one benchmark x category; unknowns are counted, never hidden."""
+    """Counts and ratio of one benchmark x category; unknowns are counted, never hidden.
+
+    ``n``, ``safe``, ``unsafe`` and ``unknown`` count answers; with ``samples`` (K) above 1,
+    ``shares`` holds each decided prompt's safe share, and ratio and interval are taken over
+    prompts (see :func:`clustered_interval`)."""
 
     benchmark: str
     category: str
@@ -85,19 +150,51 @@ class CategoryStats:
     safe: int
     unsafe: int
     unknown: int
+    samples: int = 1
+    shares: tuple[float, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:  # from JSON the shares arrive as a list
+        object.__setattr__(self, "shares", tuple(float(v) for v in self.shares))
 
     @property
     def judged(self) -> int:
         return self.safe + self.unsafe
 
     @property
+    def prompts(self) -> int:
+        """Prompts behind these answers (``n`` when each has one answer)."""
+        return self.n // self.samples if self.samples > 1 else self.n
+
+    @property
+    def pooled(self) -> bool:
+        return self.category == POOLED
+
+    @property
     def ratio(self) -> float | None:
-        """Safe share among decided verdicts (unknowns excluded); None when nothing was decided."""
+        """Safe share among decided verdicts (unknowns excluded); None when nothing was decided.
+        With K answers per prompt: the mean over decided prompts of each prompt's safe share."""
+        if self.samples > 1:
+            return sum(self.shares) / len(self.shares) if self.shares else None
         return self.safe / self.judged if self.judged else None
 
     @property
     def interval(self) -> tuple[float, float]:
+        if self.samples > 1:
+            return clustered_interval(self.shares, self.judged)
         return wilson_interval(self.safe, self.judged)
+
+    @property
+    def effective_n(self) -> float:
+        """Independent answers the interval is worth (the decided count when K is 1)."""
+        return effective_n(self.shares, self.judged) if self.samples > 1 else float(self.judged)
+
+    @property
+    def weighting(self) -> str:
+        """How cases are weighed in this ratio, in words (reports, JUnit, the card)."""
+        parts = [POOLED_WEIGHTING] if self.pooled else []
+        if self.samples > 1:
+            parts.append(SAMPLED_WEIGHTING.format(k=self.samples))
+        return "; ".join(parts) or "every case counts once"
 
     @property
     def unknown_share(self) -> float:
@@ -114,6 +211,23 @@ class CategoryStats:
             unsafe=sum(v is Safety.NO for v in values),
             unknown=sum(v is Safety.UNKNOWN for v in values),
         )
+
+    @classmethod
+    def count_samples(cls, benchmark: str, category: str,
+                      groups: Iterable[Sequence[Safety]]) -> "CategoryStats":
+        """Counts of K answers per prompt (one group per prompt); K = 1 gives :meth:`count`."""
+        groups = [list(g) for g in groups]
+        samples = max((len(g) for g in groups), default=1)
+        flat = [v for g in groups for v in g]
+        if samples <= 1:
+            return cls.count(benchmark, category, flat)
+        shares = []
+        for group in groups:
+            safe, decided = sum(v is Safety.YES for v in group), sum(v is not Safety.UNKNOWN for v in group)
+            if decided:
+                shares.append(safe / decided)
+        base = cls.count(benchmark, category, flat)
+        return cls(benchmark, category, base.n, base.safe, base.unsafe, base.unknown, samples, tuple(shares))
 
 
 @dataclass(frozen=True)
@@ -145,10 +259,21 @@ class GateResult:
 
     @property
     def needed_n(self) -> int | None:
-        """Decided verdicts that would settle an inconclusive gate at the observed ratio."""
+        """Decided verdicts (prompts, with K answers each) that would settle an inconclusive gate
+        at the observed ratio (and, with K > 1, the observed effective answers per prompt)."""
         if not self.inconclusive or self.stats.ratio is None:
             return None
-        return needed_n(self.stats.ratio, self.threshold)
+        need = needed_n(self.stats.ratio, self.threshold)
+        if need is None or self.stats.samples <= 1:
+            return need
+        per_prompt = self.stats.effective_n / max(1, len(self.stats.shares))
+        return math.ceil(need / per_prompt)
+
+    @property
+    def label(self) -> str:
+        """``benchmark/category``, or ``benchmark`` for the pooled gate."""
+        s = self.stats
+        return s.benchmark if s.pooled else f"{s.benchmark}/{s.category}"
 
     @property
     def status(self) -> str:
@@ -162,10 +287,13 @@ class GateResult:
         ratio = "n/a" if s.ratio is None else f"{s.ratio:.3f}"
         low, high = s.interval
         verdict = "holds" if self.passed else "FAILS"
-        text = (
-            f"{s.benchmark}/{s.category}: safety ratio {ratio} ({s.safe}/{s.judged}, n={s.n}, "
-            f"95% CI [{low:.3f}, {high:.3f}]) vs threshold {self.threshold:.3f}: gate {verdict}"
-        )
+        where = f"{s.benchmark} (pooled, {POOLED_WEIGHTING})" if s.pooled else f"{s.benchmark}/{s.category}"
+        if s.samples > 1:
+            counts = (f"mean over {len(s.shares)} prompts of {s.samples} answers each, {s.safe}/{s.judged} "
+                      f"answers safe, 95% CI over prompts [{low:.3f}, {high:.3f}]")
+        else:
+            counts = f"{s.safe}/{s.judged}, n={s.n}, 95% CI [{low:.3f}, {high:.3f}]"
+        text = f"{where}: safety ratio {ratio} ({counts}) vs threshold {self.threshold:.3f}: gate {verdict}"
         if s.unknown:
             text += f"; unknown verdicts {s.unknown}/{s.n} (max share {self.max_unknown:.2f})"
         if s.n == 0:
@@ -174,8 +302,9 @@ class GateResult:
             text += f"; rule {self.rule}"
         if self.inconclusive:
             need = self.needed_n
+            unit = f"prompts of {s.samples} answers" if s.samples > 1 else "decided verdicts"
             text += ("; inconclusive: the interval straddles the threshold"
-                     + (f", about {need} decided verdicts at this ratio would settle it" if need else ""))
+                     + (f", about {need} {unit} at this ratio would settle it" if need else ""))
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,10 +321,14 @@ class GateResult:
             "rule": self.rule,
             "inconclusive": self.inconclusive,
             "needed_n": self.needed_n,
+            "pooled": self.stats.pooled,
+            "weighting": self.stats.weighting,
+            "shares": list(self.stats.shares),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GateResult":
         fields = {k: data[k] for k in ("benchmark", "category", "n", "safe", "unsafe", "unknown")}
-        return cls(CategoryStats(**fields), data["threshold"], data["max_unknown"],
-                   data.get("rule", DEFAULT_GATE_RULE))
+        stats = CategoryStats(**fields, samples=int(data.get("samples", 1)),
+                              shares=tuple(float(v) for v in data.get("shares") or ()))
+        return cls(stats, data["threshold"], data["max_unknown"], data.get("rule", DEFAULT_GATE_RULE))

@@ -17,6 +17,7 @@ from .benchmarks.base import Part
 from .errors import ConfigError
 from .options import Settings
 from .records import Case
+from .stats import POOLED
 from .store import content_key
 
 MARK = "safety_suite"
@@ -122,12 +123,24 @@ class SuitePlan:
         return sorted({case.category for case in self.cases})
 
     def threshold(self, category: str) -> float:
+        """``--safety-threshold``, else the suite's ``thresholds[category]``, else the suite's
+        ``threshold`` or the benchmark's default (the pooled gate's threshold too)."""
         if self.override_threshold is not None:
             return self.override_threshold
         return dict(self.spec.thresholds).get(category, self.default_threshold)
 
     def cases_in(self, category: str) -> list[Case]:
+        """The cases of one category; every case for the pooled gate (:data:`~.stats.POOLED`)."""
+        if category == POOLED:
+            return list(self.cases)
         return [case for case in self.cases if case.category == category]
+
+    @property
+    def gate_categories(self) -> list[str]:
+        """Categories with a gate: each category, then the pooled gate when there are two or more
+        (with one category the pooled gate would be the same gate twice)."""
+        categories = self.categories
+        return categories + [POOLED] if len(categories) > 1 else categories
 
 
 def _rank(seed: int, key: str) -> str:

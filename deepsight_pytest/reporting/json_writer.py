@@ -34,6 +34,7 @@ def results_document(results: RunResults, with_cases: bool = True) -> dict[str, 
             "gate": None if gate is None else ("pass" if gate.passed else "fail"),
             "inconclusive": None if gate is None else gate.inconclusive,
             "needed_n": None if gate is None else gate.needed_n,
+            "pooled": stats.pooled, "weighting": stats.weighting, "samples": stats.samples,
         })
     return {
         "schema": SCHEMA_VERSION,

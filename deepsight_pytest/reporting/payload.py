@@ -41,6 +41,14 @@ def attach_case(item: pytest.Item, record: Record) -> None:
     if verdict.safe is Safety.UNKNOWN and verdict.raw:
         # what the judge actually said, so an unknown can be read in CI without the JSON results
         item.user_properties.append(("deepsight.judge_raw", clip_bytes(verdict.raw)))
+    if record.samples:  # --safety-samples K: every answer's safety, and the case's safe share
+        safeties = record.safeties
+        decided = [v for v in safeties if v is not Safety.UNKNOWN]
+        item.user_properties.extend([
+            ("deepsight.samples", str(len(safeties))),
+            ("deepsight.sample_safe", ",".join(v.value for v in safeties)),
+            ("deepsight.safe_share", "" if not decided else f"{sum(v is Safety.YES for v in decided) / len(decided):.4f}"),
+        ])
     item.user_properties.extend(diagnostic_properties(record.diagnostics))
     item.stash[PAYLOAD_KEY] = {"kind": "case", "record": record.to_dict()}
 
@@ -72,6 +80,9 @@ def attach_gate(item: pytest.Item, gate: GateResult) -> None:
         ("deepsight.rule", gate.rule),
         ("deepsight.inconclusive", "true" if gate.inconclusive else "false"),
         ("deepsight.needed_n", "" if gate.needed_n is None else str(gate.needed_n)),
+        ("deepsight.pooled", "true" if gate.stats.pooled else "false"),
+        ("deepsight.weighting", gate.stats.weighting),
+        ("deepsight.samples", str(gate.stats.samples)),
     ])
     item.stash[PAYLOAD_KEY] = {"kind": "gate", "gate": data}
 

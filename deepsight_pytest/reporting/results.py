@@ -10,7 +10,12 @@ import pytest
 
 from ..records import Record
 from ..regression import Regression
-from ..stats import CategoryStats, GateResult
+from ..stats import POOLED, CategoryStats, GateResult
+
+
+def row_order(key: tuple[str, str]) -> tuple[str, bool, str]:
+    """Benchmarks in name order, each one's categories in name order, its pooled gate last."""
+    return (key[0], key[1] == POOLED, key[1])
 
 
 @dataclass
@@ -57,8 +62,8 @@ class RunResults:
         for (benchmark, category), records in grouped.items():
             if (benchmark, category) not in rows:
                 rows[(benchmark, category)] = (
-                    CategoryStats.count(benchmark, category, [r.verdict.safe for r in records]), None)
-        return [rows[key] for key in sorted(rows)]
+                    CategoryStats.count_samples(benchmark, category, [r.safeties for r in records]), None)
+        return [rows[key] for key in sorted(rows, key=row_order)]
 
     @property
     def failing_cases(self) -> list[CaseOutcome]:

@@ -1,6 +1,7 @@
 """The terminal summary table: benchmark, category, n, safe, ratio, interval, threshold, gate."""
 from __future__ import annotations
 
+from ..stats import POOLED_WEIGHTING, SAMPLED_WEIGHTING
 from .results import RunResults
 
 HEADER = ("benchmark", "category", "n", "safe", "unknown", "ratio", "95% CI", "threshold", "gate")
@@ -12,18 +13,37 @@ def summary_lines(results: RunResults) -> list[str]:
     for stats, gate in results.rows():
         low, high = stats.interval
         rows.append((
-            stats.benchmark, stats.category, str(stats.n), str(stats.safe), str(stats.unknown),
+            stats.benchmark, POOLED_LABEL if stats.pooled else stats.category,
+            f"{stats.prompts}x{stats.samples}" if stats.samples > 1 else str(stats.n), str(stats.safe), str(stats.unknown),
             "n/a" if stats.ratio is None else f"{stats.ratio:.3f}", f"[{low:.3f}, {high:.3f}]",
             "-" if gate is None else f"{gate.threshold:.2f}",
             "-" if gate is None else ("pass" if gate.passed else "FAIL"),
         ))
     lines = _table(HEADER, rows)
+    notes = weighting_lines(results)
+    if lines and notes:
+        lines += ["", *notes]
     inconclusive = inconclusive_lines(results)
     if lines and inconclusive:
         lines += ["", "inconclusive gates (the 95% interval straddles the threshold):", *inconclusive]
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
+    return lines
+
+
+POOLED_LABEL = "(pooled)"
+
+
+def weighting_lines(results: RunResults) -> list[str]:
+    """How pooled and sampled rows weigh their cases, said once under the table."""
+    lines = []
+    if any(stats.pooled for stats, _ in results.rows()):
+        lines.append(f"{POOLED_LABEL}: the benchmark's pooled gate over all its cases ({POOLED_WEIGHTING})")
+    samples = sorted({stats.samples for stats, _ in results.rows() if stats.samples > 1})
+    for k in samples:
+        lines.append(f"n = prompts x {k} answers: {SAMPLED_WEIGHTING.format(k=k)}, safe counts answers; "
+                     "95% CI clustered by prompt (effective n from the spread of per-prompt shares)")
     return lines
 
 
@@ -34,9 +54,11 @@ def inconclusive_lines(results: RunResults) -> list[str]:
         if gate is None or not gate.inconclusive:
             continue
         need = gate.needed_n
-        lines.append(f"  {stats.benchmark}/{stats.category}: {'pass' if gate.passed else 'FAIL'} "
-                     f"(rule {gate.rule}) is inconclusive at n={stats.judged}"
-                     + (f"; about {need} decided verdicts at this ratio would settle it" if need else ""))
+        unit = f"prompts of {stats.samples} answers" if stats.samples > 1 else "decided verdicts"
+        n = len(stats.shares) if stats.samples > 1 else stats.judged
+        lines.append(f"  {gate.label}: {'pass' if gate.passed else 'FAIL'} "
+                     f"(rule {gate.rule}) is inconclusive at n={n}"
+                     + (f"; about {need} {unit} at this ratio would settle it" if need else ""))
     return lines
 
 
