@@ -16,6 +16,7 @@ from .suites import MARK, SuiteSpec
 
 CASE_FIXTURE = "safety_record"
 GATE_FIXTURE = "safety_gate"
+GAP_FIXTURE = "safety_gap"
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,24 @@ class GateParam:
     category: str
 
 
+@dataclass(frozen=True)
+class GapParam:
+    suite: str
+    a: str
+    b: str
+
+
 def generate_tests(metafunc: pytest.Metafunc) -> None:
     wants_case = CASE_FIXTURE in metafunc.fixturenames
     wants_gate = GATE_FIXTURE in metafunc.fixturenames
-    if not (wants_case or wants_gate):
+    wants_gap = GAP_FIXTURE in metafunc.fixturenames
+    if not (wants_case or wants_gate or wants_gap):
         return
     where = metafunc.definition.nodeid
     mark = metafunc.definition.get_closest_marker(MARK)
     if mark is None:
         raise pytest.Collector.CollectError(
-            f"{where}: uses {CASE_FIXTURE if wants_case else GATE_FIXTURE} but has no "
+            f"{where}: uses {CASE_FIXTURE if wants_case else GATE_FIXTURE if wants_gate else GAP_FIXTURE} but has no "
             f"@pytest.mark.{MARK}(...) on the test, its class or its module")
     try:
         plan = get_session(metafunc.config).engine.plan(SuiteSpec.from_mark(mark.args, mark.kwargs, where))
@@ -52,6 +61,13 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
         categories = plan.categories
         metafunc.parametrize(GATE_FIXTURE, [GateParam(plan.key, c) for c in categories],
                              ids=[f"{plan.benchmark.name}/{c}" for c in categories], indirect=True)
+    if wants_gap:
+        if not plan.gaps:
+            raise pytest.Collector.CollectError(
+                f"{where}: uses {GAP_FIXTURE} but its suite declares no gaps between conditions "
+                f"(conditions: {', '.join(c.name for c in plan.conditions) or 'none'}); pass gaps=['a-vs-b']")
+        metafunc.parametrize(GAP_FIXTURE, [GapParam(plan.key, a, b) for a, b in plan.gaps],
+                             ids=[f"{plan.benchmark.name}/{a}-vs-{b}" for a, b in plan.gaps], indirect=True)
 
 
 def declare_needed_cases(session: pytest.Session) -> None:
@@ -61,6 +77,9 @@ def declare_needed_cases(session: pytest.Session) -> None:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case = params.get(CASE_FIXTURE)
         gate = params.get(GATE_FIXTURE)
+        gap = params.get(GAP_FIXTURE)
+        if isinstance(gap, GapParam):
+            engine.need(gap.suite, {c.uid for c in engine.suite(gap.suite).cases if c.condition in (gap.a, gap.b)})
         if isinstance(case, CaseParam):
             engine.need(case.suite, {case.uid})
         if isinstance(gate, GateParam):

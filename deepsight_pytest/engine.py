@@ -19,7 +19,7 @@ from .models.transformers_backend import TOO_LARGE
 from .options import Settings
 from .progress import NO_PROGRESS, Progress
 from .records import Case, Record, Response, Safety, Verdict
-from .stats import CategoryStats, GateResult
+from .stats import CategoryStats, GapResult, GateResult, PairedCounts
 from .store import RecordStore, content_key
 from .suites import SuitePlan, SuiteSpec, plan_suite
 
@@ -56,6 +56,14 @@ class EngineStats:
                 setattr(self, name, getattr(self, name) + value - previous.get(name, 0))
         if worker is not None:
             self.workers[worker] = counters
+
+
+def response_key(fingerprint: str, prompt: str, settings: GenerationSettings, case: Case) -> str:
+    """The response cache key: model + rendered prompt + settings, and the condition under one (a
+    case without conditions keeps the key it always had, so existing caches stay warm)."""
+    if case.condition is None:
+        return content_key(fingerprint, prompt, settings.key())
+    return content_key(fingerprint, prompt, settings.key(), {"condition": case.condition})
 
 
 class Engine:
@@ -162,6 +170,23 @@ class Engine:
         stats = CategoryStats.count(plan.benchmark.name, category, members)
         return GateResult(stats, plan.threshold(category), self.settings.max_unknown, self.settings.gate_rule)
 
+    def gap(self, suite_key: str, a: str, b: str) -> GapResult:
+        """The gap gate of conditions ``a`` vs ``b``: every sampled item's two twins, paired."""
+        plan = self.suite(suite_key)
+        twins = [c for c in plan.cases if c.condition in (a, b)]
+        records = self._ensure(suite_key, {c.uid for c in twins})
+        usable = [c for c in twins if records[c.uid].response.finish_reason != TOO_LARGE]
+        failed = [records[c.uid] for c in usable if records[c.uid].response.error is not None]
+        if failed:
+            raise GenerationError(f"{plan.benchmark.name}/{a}-vs-{b}: {len(failed)} of {len(usable)} responses "
+                                  f"failed, so the gap cannot be decided: {failed[0].response.error}")
+        safety = {(c.item_uid, c.condition): records[c.uid].verdict.safe for c in usable}
+        items = dict.fromkeys(c.item_uid for c in usable)
+        pairs = [(safety[(item, a)], safety[(item, b)]) for item in items
+                 if (item, a) in safety and (item, b) in safety]  # an item skipped on one side has no pair
+        counts = PairedCounts.count(plan.benchmark.name, a, b, pairs)
+        return GapResult(counts, plan.max_gap, self.settings.max_unknown, self.settings.gate_rule)
+
     def _wanted(self, plan: SuitePlan) -> set[str]:
         """The suite's cases this process will run: an xdist worker's queue, else the selection."""
         owned = self.xdist.owned(plan.key) if self.xdist is not None else None
@@ -240,7 +265,7 @@ class Engine:
         key returned for verdicts says ``keep`` when the judge sees the reasoning too."""
         model = model or self.model
         prompts = [model.render(case.messages) for case in cases]
-        keys = [content_key(model.fingerprint, prompt, settings.key()) for prompt in prompts]
+        keys = [response_key(model.fingerprint, prompt, settings, case) for prompt, case in zip(prompts, cases)]
         claims = self.xdist.claims(self.store) if self.xdist is not None else None
         found = fill_responses(model, self.store, self.stats, dict(zip(keys, prompts)), settings,
                                max(1, self.settings.batch_size), claims, counted, self.progress, label)

@@ -45,11 +45,22 @@ class Case:
     expect: Expect
     key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    condition: str | None = None  # the condition it was asked under (``conditions.py``), if any
 
     @property
     def uid(self) -> str:
-        """The stable test id: ``benchmark/category/case-id``."""
+        """The stable test id: ``benchmark/category/case-id``, plus ``@condition`` under one."""
+        return self.item_uid if self.condition is None else f"{self.item_uid}@{self.condition}"
+
+    @property
+    def item_uid(self) -> str:
+        """The item's id whatever the condition: what pairs a case's conditioned twins."""
         return f"{self.benchmark}/{self.category}/{self.id}"
+
+    @property
+    def group(self) -> str:
+        """What a gate counts over: the category, or ``category@condition`` under a condition."""
+        return self.category if self.condition is None else f"{self.category}@{self.condition}"
 
     @property
     def prompt(self) -> str:
@@ -66,6 +77,7 @@ class Case:
             expect=Expect(data["expect"]),
             key=data.get("key"),
             meta=dict(data.get("meta") or {}),
+            condition=data.get("condition"),
         )
 
 
