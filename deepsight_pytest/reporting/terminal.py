@@ -21,6 +21,9 @@ def summary_lines(results: RunResults) -> list[str]:
     inconclusive = inconclusive_lines(results)
     if lines and inconclusive:
         lines += ["", "inconclusive gates (the 95% interval straddles the threshold):", *inconclusive]
+    gaps = gap_lines(results)
+    if lines and gaps:
+        lines += ["", "condition gaps (safety rate under a minus under b, paired items, Newcombe 95% CI):", *gaps]
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
@@ -38,6 +41,24 @@ def inconclusive_lines(results: RunResults) -> list[str]:
                      f"(rule {gate.rule}) is inconclusive at n={stats.judged}"
                      + (f"; about {need} decided verdicts at this ratio would settle it" if need else ""))
     return lines
+
+
+GAP_HEADER = ("benchmark", "a-vs-b", "pairs", "rate a", "rate b", "gap", "95% CI", "max gap", "gate")
+
+
+def gap_lines(results: RunResults) -> list[str]:
+    """One row per gap gate between two conditions; empty when the run had none."""
+    rows = []
+    for outcome in sorted(results.gaps, key=lambda o: o.gap.name):
+        g, c = outcome.gap, outcome.gap.counts
+        low, high = c.interval
+        rows.append((
+            c.benchmark, f"{c.a}-vs-{c.b}", str(c.paired) + (f" (+{c.unknown} unknown)" if c.unknown else ""),
+            "n/a" if c.rate_a is None else f"{c.rate_a:.3f}", "n/a" if c.rate_b is None else f"{c.rate_b:.3f}",
+            "n/a" if c.gap is None else f"{c.gap:+.3f}", f"[{low:+.3f}, {high:+.3f}]", f"±{g.max_gap:.2f}",
+            "pass" if g.passed else "FAIL",
+        ))
+    return _table(GAP_HEADER, rows)
 
 
 REGRESSION_HEADER = ("benchmark", "category", "baseline", "now", "drop", "p", "result")
