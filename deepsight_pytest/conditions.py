@@ -138,12 +138,13 @@ def parse_gaps(value: Any, conditions: tuple[Condition, ...], where: str) -> tup
         pair = tuple(item.split("-vs-")) if isinstance(item, str) else tuple(item)
         if len(pair) != 2 or not all(isinstance(p, str) for p in pair):
             raise ConfigError(f"{where}: a gap is 'a-vs-b' or [a, b], got {item!r}")
+        shown = f"{pair[0]}-vs-{pair[1]}"
         missing = [p for p in pair if p not in names]
         if missing:
-            raise ConfigError(f"{where}: gap {item!r} names condition {missing[0]!r}, which the suite "
+            raise ConfigError(f"{where}: gap {shown!r} names condition {missing[0]!r}, which the suite "
                               f"does not run (conditions: {', '.join(sorted(names)) or 'none'})")
         if pair[0] == pair[1]:
-            raise ConfigError(f"{where}: gap {item!r} compares a condition with itself")
+            raise ConfigError(f"{where}: gap {shown!r} compares a condition with itself")
         gaps.append((pair[0], pair[1]))
     return tuple(dict.fromkeys(gaps))
 

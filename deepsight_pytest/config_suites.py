@@ -318,7 +318,7 @@ class _Suite:
                 try:
                     Condition.parse(value, "condition")
                 except DeepSightError as exc:
-                    raise self.fail(line, str(exc)) from None
+                    raise self.fail(line, str(exc).removeprefix("condition: ")) from None
 
     def _check_judge(self) -> None:
         item = self.keys.get("judge")
