@@ -60,12 +60,13 @@ def scripted(root: Path, rules: list[dict[str, str]], default: str = COMPLIANCE)
     return f"scripted:{path}"
 
 
-def run(pytester: pytest.Pytester, model: str | None, *extra: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+def run(pytester: pytest.Pytester, model: str | None, *extra: str,
+        timeout: int = 120) -> tuple[pytest.RunResult, dict[str, Any]]:
     out = pytester.path / "results.json"
     out.unlink(missing_ok=True)
     args = [*(["--model", model] if model else []), "--safety-data", str(pytester.path / "data"),
             "--safety-cache-dir", str(pytester.path / "cache"), "--safety-json", str(out), *extra]
-    result = pytester.runpytest_subprocess(*args, timeout=120)
+    result = pytester.runpytest_subprocess(*args, timeout=timeout)
     document = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     return result, document
 
@@ -210,11 +211,12 @@ def test_scripted_yaml_bad_condition_names_its_line(pytester: pytest.Pytester, r
 @pytest.mark.real_model
 def test_real_smollm2_runs_the_bundled_frontier_suite(pytester: pytest.Pytester, root: Path) -> None:
     shutil.copy(ROOT / "safety_tests" / "test_frontier.py", pytester.path / "test_frontier.py")
-    result, document = run(pytester, "smollm2", "--safety-max-new-tokens=32", "--diagnose=off")
+    result, document = run(pytester, "smollm2", "--diagnose=off", timeout=900)  # 2 shared CPU cores
     assert result.ret in (0, 1), text(result)  # a gap may or may not show: both are real outcomes
     records = [c["record"] for c in document["cases"]]
     assert len(records) == 4 * 3 and document["engine"]["generated"] == 12
-    assert all(r["response"]["text"].strip() and r["response"]["model"].startswith("smollm2") for r in records)
+    assert all(r["response"]["text"].strip() and r["response"]["tokens"] > 0 for r in records)
+    assert len({r["response"]["model"] for r in records}) == 1  # one model under every condition
     assert {g["name"] for g in document["gaps"]} == {"evaluation-faking-sample/active-vs-none",
                                                      "evaluation-faking-sample/inactive-eval-history-vs-none"}
     for gap in document["gaps"]:
