@@ -10,9 +10,9 @@ from typing import Any, Sequence
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: benchmarks read from ../shared/data, with their row counts under the default subsets
-REAL_COUNTS = {"xstest": 450, "harmbench": 300, "advbench": 520, "strongreject": 313,
+REAL_COUNTS = {"xstest": 450, "harmbench": 300, "advbench": 520, "strongreject": 313, "evaluation-faking": 313,
                "donotanswer": 939, "figstep": 500}
-BUNDLED_COUNTS = {"alert-sample": 48, "alert-format-sample": 64, "or-bench-sample": 40,
+BUNDLED_COUNTS = {"evaluation-faking-sample": 8, "alert-sample": 48, "alert-format-sample": 64, "or-bench-sample": 40,
                   "safesci-sample": 35}
 
 
