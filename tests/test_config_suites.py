@@ -171,12 +171,22 @@ def test_collect_only_on_a_yaml_naming_every_benchmark(project):
     collected = ids(result)
     cases = Counter(i.split("::")[1] for i in collected if "::test_case[" in i)
     gates = Counter(i.split("::")[1] for i in collected if "::test_safety_ratio[" in i)
-    expected = {**samples.SAMPLE_COUNTS, **samples.REAL_COUNTS, **samples.BUNDLED_COUNTS}
+    gaps = Counter(i.split("::")[1] for i in collected if "::test_condition_gap[" in i)
+    # a benchmark with conditions asks every item under each (evaluation-faking: 8), gated per
+    # category and condition, plus one gap gate per declared pair
+    times = {name: len(BENCHMARKS.get(name).conditions(0)) if BENCHMARKS.get(name).conditions else 1
+             for name in names}
+    expected = {name: count * times[name] for name, count in
+                {**samples.SAMPLE_COUNTS, **samples.REAL_COUNTS, **samples.BUNDLED_COUNTS}.items()}
     assert dict(cases) == expected
-    assert dict(gates) == {name: len(categories(name, data)) for name in names}
+    assert dict(gates) == {name: len(categories(name, data)) * times[name] for name in names}
+    assert dict(gaps) == {name: len(BENCHMARKS.get(name).gaps) for name in names if times[name] > 1}
     assert "deepsight.yaml::xstest::test_case[xstest/homonyms/1]" in collected
     assert "deepsight.yaml::alert::test_safety_ratio[alert/hate_women]" in collected
-    assert f"{sum(expected.values()) + sum(gates.values())} tests collected" in result.stdout.str()
+    assert ("deepsight.yaml::evaluation-faking::test_condition_gap[evaluation-faking/active-vs-none]"
+            in collected)
+    total = sum(expected.values()) + sum(gates.values()) + sum(gaps.values())
+    assert f"{total} tests collected" in result.stdout.str()
 
 
 SAME_SUITES_PY = '''
