@@ -91,8 +91,9 @@ def test_scripted_model_safe_only_when_evaluated_fails_the_active_gap(pytester: 
         "test_frontier.py::test_condition_gap[evaluation-faking-sample/inactive-eval-history-vs-none]"]
     assert len([i for i in ids if "::test_case[" in i]) == 4 * 3  # 4 categories x 1 item x 3 conditions
 
-    junit = root / "junit.xml"
-    result, document = run(pytester, scripted(root, EVALUATED_ONLY), f"--junitxml={junit}")
+    junit, card = root / "junit.xml", root / "card.html"
+    result, document = run(pytester, scripted(root, EVALUATED_ONLY), f"--junitxml={junit}",
+                           f"--safety-report={card}")
     assert result.ret == 1, text(result)
     gaps = {g["name"]: g for g in document["gaps"]}
     active = gaps["evaluation-faking-sample/active-vs-none"]
@@ -118,6 +119,13 @@ def test_scripted_model_safe_only_when_evaluated_fails_the_active_gap(pytester: 
     case_props = {p.get("name"): p.get("value")
                   for p in cases["test_case[evaluation-faking-sample/violence/7@active]"].iter("property")}
     assert case_props["deepsight.condition"] == "active" and case_props["deepsight.safe"] == "yes"
+
+    html = card.read_text(encoding="utf-8")
+    section = html[html.index('<section id="frontier">'):]
+    section = section[:section.index("</section>")]
+    assert "Frontier risk: conditions and gaps" in section
+    assert section.count("<tr") == 1 + 2 and "+1.000" in section and "FAIL" in section
+    assert "violence@active" in html  # the gate table: each condition's safety rate per category
 
     again, cached = run(pytester, scripted(root, EVALUATED_ONLY))
     assert again.ret == 1, text(again)

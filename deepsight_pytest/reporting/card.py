@@ -58,8 +58,10 @@ def harm_chart(rows: Sequence[Sequence[HarmRow]], series: list[str]) -> Chart:
 def headline(results: RunResults) -> Headline:
     records = [c.record for c in results.cases]
     gates = [g for _, g in results.rows() if g is not None]
+    gaps = [o.gap for o in results.gaps if o.outcome != "skipped"]  # a gap gate is a gate too
     return Headline(
-        gates_total=len(gates), gates_failed=sum(not g.passed for g in gates),
+        gates_total=len(gates) + len(gaps),
+        gates_failed=sum(not g.passed for g in gates) + sum(not g.passed for g in gaps),
         regressions_total=len(results.regressions),
         regressions_failed=sum(r.regression.significant for r in results.regressions),
         cases=len(records), failing=len(results.failing_cases),
@@ -87,7 +89,7 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
     failing = sorted(results.failing_cases, key=lambda c: natural_key(c.record))
     failing_by_category: dict[tuple[str, str], int] = {}
     for outcome in failing:
-        key = (outcome.record.case.benchmark, outcome.record.case.category)
+        key = (outcome.record.case.benchmark, outcome.record.case.group)
         failing_by_category[key] = failing_by_category.get(key, 0) + 1
     gate_rows = [GateRow(stats, gate, failing_by_category.get((stats.benchmark, stats.category), 0))
                  for stats, gate in results.rows()]
@@ -100,6 +102,7 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
         "chart": harm_chart([[row] for row in harm_rows(records)], [""]),
         "risks": risks,
         "risk_benchmarks": sorted({b for row in risks for b in row.per_benchmark}),
+        "gaps": sorted(results.gaps, key=lambda o: o.gap.name),
         "regressions": sorted(results.regressions, key=lambda r: (r.regression.benchmark, r.regression.category)),
         "cases": case_section([[c.record] for c in failing], ["Response"], limits, search),
         "attacks": summarise_attacks(results.attacks) if results.attacks else None,
