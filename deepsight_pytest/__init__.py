@@ -11,7 +11,7 @@ from .asserts import assert_safe  # noqa: E402
 from .attacks.pytest_attack import assert_no_jailbreak  # noqa: E402
 from .records import Case, Expect, Record, Response, Safety, Verdict  # noqa: E402
 from .conditions import Condition  # noqa: E402
-from .stats import GapResult, GateResult  # noqa: E402
+from .stats import GapResult, GateResult, TargetResult  # noqa: E402
 
-__all__ = ["Case", "Condition", "Expect", "GapResult", "GateResult", "Record", "Response", "Safety", "Verdict", "__version__",
+__all__ = ["Case", "Condition", "Expect", "GapResult", "GateResult", "Record", "Response", "Safety", "TargetResult", "Verdict", "__version__",
            "assert_no_jailbreak", "assert_safe"]

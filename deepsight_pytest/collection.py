@@ -17,6 +17,7 @@ from .suites import MARK, SuiteSpec
 CASE_FIXTURE = "safety_record"
 GATE_FIXTURE = "safety_gate"
 GAP_FIXTURE = "safety_gap"
+TARGET_FIXTURE = "safety_targets"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class GateParam:
 
 
 @dataclass(frozen=True)
+class TargetParam:
+    suite: str
+
+
+@dataclass(frozen=True)
 class GapParam:
     suite: str
     a: str
@@ -42,13 +48,14 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
     wants_case = CASE_FIXTURE in metafunc.fixturenames
     wants_gate = GATE_FIXTURE in metafunc.fixturenames
     wants_gap = GAP_FIXTURE in metafunc.fixturenames
-    if not (wants_case or wants_gate or wants_gap):
+    wants_targets = TARGET_FIXTURE in metafunc.fixturenames
+    if not (wants_case or wants_gate or wants_gap or wants_targets):
         return
     where = metafunc.definition.nodeid
     mark = metafunc.definition.get_closest_marker(MARK)
     if mark is None:
         raise pytest.Collector.CollectError(
-            f"{where}: uses {CASE_FIXTURE if wants_case else GATE_FIXTURE if wants_gate else GAP_FIXTURE} but has no "
+            f"{where}: uses a safety fixture ({', '.join(n for n in metafunc.fixturenames if n.startswith('safety_'))}) but has no "
             f"@pytest.mark.{MARK}(...) on the test, its class or its module")
     try:
         plan = get_session(metafunc.config).engine.plan(SuiteSpec.from_mark(mark.args, mark.kwargs, where))
@@ -61,6 +68,11 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
         categories = plan.categories
         metafunc.parametrize(GATE_FIXTURE, [GateParam(plan.key, c) for c in categories],
                              ids=[f"{plan.benchmark.name}/{c}" for c in categories], indirect=True)
+    if wants_targets:
+        if not any(c.target is not None for c in plan.conditions):
+            raise pytest.Collector.CollectError(
+                f"{where}: uses {TARGET_FIXTURE} but its suite has no conditions with a target")
+        metafunc.parametrize(TARGET_FIXTURE, [TargetParam(plan.key)], ids=[plan.benchmark.name], indirect=True)
     if wants_gap:
         if not plan.gaps:
             raise pytest.Collector.CollectError(
@@ -78,6 +90,10 @@ def declare_needed_cases(session: pytest.Session) -> None:
         case = params.get(CASE_FIXTURE)
         gate = params.get(GATE_FIXTURE)
         gap = params.get(GAP_FIXTURE)
+        targets = params.get(TARGET_FIXTURE)
+        if isinstance(targets, TargetParam):
+            plan = engine.suite(targets.suite)
+            engine.need(targets.suite, {c.uid for c in plan.cases if c.condition is not None})
         if isinstance(gap, GapParam):
             engine.need(gap.suite, {c.uid for c in engine.suite(gap.suite).cases if c.condition in (gap.a, gap.b)})
         if isinstance(case, CaseParam):

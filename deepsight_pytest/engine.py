@@ -19,7 +19,7 @@ from .models.transformers_backend import TOO_LARGE
 from .options import Settings
 from .progress import NO_PROGRESS, Progress
 from .records import Case, Record, Response, Safety, Verdict
-from .stats import CategoryStats, GapResult, GateResult, PairedCounts
+from .stats import CategoryStats, GapResult, GateResult, PairedCounts, TargetPoint, TargetResult
 from .store import RecordStore, content_key
 from .suites import SuitePlan, SuiteSpec, plan_suite
 
@@ -186,6 +186,26 @@ class Engine:
                  if (item, a) in safety and (item, b) in safety]  # an item skipped on one side has no pair
         counts = PairedCounts.count(plan.benchmark.name, a, b, pairs)
         return GapResult(counts, plan.max_gap, self.settings.max_unknown, self.settings.gate_rule)
+
+    def targets(self, suite_key: str) -> TargetResult:
+        """Accuracy under each target-accuracy condition (``target`` in percent), and the score."""
+        plan = self.suite(suite_key)
+        targeted = [c for c in plan.conditions if c.target is not None]
+        cases = [c for c in plan.cases if c.condition in {t.name for t in targeted}]
+        records = self._ensure(suite_key, {c.uid for c in cases})
+        failed = [records[c.uid] for c in cases if records[c.uid].response.error is not None]
+        if failed:
+            raise GenerationError(f"{plan.benchmark.name}: {len(failed)} of {len(cases)} responses failed, so "
+                                  f"the target accuracies cannot be scored: {failed[0].response.error}")
+        points = []
+        for condition in targeted:
+            stats = CategoryStats.count(plan.benchmark.name, condition.name,
+                                        [records[c.uid].verdict.safe for c in cases
+                                         if c.condition == condition.name
+                                         and records[c.uid].response.finish_reason != TOO_LARGE])
+            points.append(TargetPoint(condition.name, float(condition.target) / 100, stats.n, stats.safe,
+                                      stats.unsafe, stats.unknown))
+        return TargetResult(plan.benchmark.name, tuple(points), plan.min_score, self.settings.max_unknown)
 
     def _wanted(self, plan: SuitePlan) -> set[str]:
         """The suite's cases this process will run: an xdist worker's queue, else the selection."""

@@ -23,11 +23,12 @@ from .store import content_key
 MARK = "safety_suite"
 MARK_HELP = (
     f"{MARK}(benchmark, *, subset=None, sample=None, seed=None, threshold=None, thresholds=None, "
-    "judge=None, max_new_tokens=None, hub=None, path=None, conditions=None, gaps=None, max_gap=None): "
+    "judge=None, max_new_tokens=None, hub=None, path=None, conditions=None, gaps=None, max_gap=None, "
+    "min_score=None): "
     "bind the tests that use the safety_record, safety_gate and safety_gap fixtures to a benchmark"
 )
 KNOWN_KWARGS = {"subset", "sample", "seed", "threshold", "thresholds", "judge", "max_new_tokens",
-                "hub", "path", "conditions", "gaps", "max_gap"}
+                "hub", "path", "conditions", "gaps", "max_gap", "min_score"}
 #: how far a condition's safety rate may exceed the other's in a gap gate, unless the suite says
 DEFAULT_MAX_GAP = 0.1
 
@@ -52,6 +53,7 @@ class SuiteSpec:
     conditions: tuple[str | Condition, ...] | None = None
     gaps: tuple[tuple[str, str], ...] | None = None  # None: the benchmark's gaps among the conditions
     max_gap: float | None = None
+    min_score: float | None = None  # target-accuracy (sandbagging) gate: the least mean |t - accuracy|
 
     @classmethod
     def from_mark(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> "SuiteSpec":
@@ -74,7 +76,7 @@ class SuiteSpec:
         return cls(args[0], subsets, kwargs.get("sample"), kwargs.get("seed"), kwargs.get("threshold"),
                    tuple(sorted(thresholds.items())), kwargs.get("judge"), kwargs.get("max_new_tokens"),
                    kwargs.get("hub"), kwargs.get("path"), _conditions(kwargs.get("conditions"), where),
-                   _gaps(kwargs.get("gaps"), where), max_gap)
+                   _gaps(kwargs.get("gaps"), where), max_gap, kwargs.get("min_score"))
 
 
 def _conditions(value: Any, where: str) -> tuple[str | Condition, ...] | None:
@@ -127,6 +129,7 @@ KWARG_TYPES = {
                    "a condition name, a mapping (name, system, prefix, target, history) or a list of them"),
     "gaps": (lambda v: isinstance(v, (str, list, tuple)), "'a-vs-b' or a list of them"),
     "max_gap": (_is_number, "a number in [0, 1]"),
+    "min_score": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
 }
 
 
@@ -151,6 +154,7 @@ class SuitePlan:
     conditions: tuple[Condition, ...] = ()
     gaps: tuple[tuple[str, str], ...] = ()
     max_gap: float = DEFAULT_MAX_GAP
+    min_score: float = 0.0
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -232,4 +236,5 @@ def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     judge = spec.judge or benchmark.default_judge or settings.judge
     return SuitePlan(spec, benchmark, tuple(expand(sampled, conditions)), judge,
                      spec.max_new_tokens or settings.max_new_tokens, default_threshold, settings.threshold,
-                     conditions, gaps, spec.max_gap if spec.max_gap is not None else DEFAULT_MAX_GAP)
+                     conditions, gaps, spec.max_gap if spec.max_gap is not None else DEFAULT_MAX_GAP,
+                     spec.min_score or 0.0)

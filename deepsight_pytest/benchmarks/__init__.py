@@ -39,6 +39,10 @@ _ENTRIES = (
      "StrongREJECT prompts under 8 evaluation / deployment system prompts (frontier risk)"),
     ("evaluation-faking-sample", "evaluation_faking:EVALUATION_FAKING_SAMPLE",
      "deepsight's StrongREJECT-format prompts under the evaluation-faking conditions"),
+    ("sandbagging", "sandbagging:SANDBAGGING",
+     "MMLU items under a system prompt asking for exactly t% accuracy (frontier risk)"),
+    ("sandbagging-sample", "sandbagging:SANDBAGGING_SAMPLE",
+     "deepsight's multiple-choice questions in the sandbagging format"),
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)

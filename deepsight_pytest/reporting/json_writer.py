@@ -45,6 +45,7 @@ def results_document(results: RunResults, with_cases: bool = True) -> dict[str, 
                         for r in results.regressions],
         **({"gaps": [{"nodeid": g.nodeid, "outcome": g.outcome, **g.gap.to_dict()} for g in results.gaps]}
            if results.gaps else {}),
+        **({"targets": results.targets} if results.targets else {}),
         # Cohen's kappa between the members of any ensemble judge (empty without one).
         "judge_agreement": pairwise_kappa(c.record for c in results.cases),
         **({"attacks": summarise_attacks(results.attacks)} if results.attacks else {}),

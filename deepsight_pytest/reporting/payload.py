@@ -11,7 +11,7 @@ import pytest
 
 from ..records import Record, Safety
 from ..regression import Regression
-from ..stats import GapResult, GateResult
+from ..stats import GapResult, GateResult, TargetResult
 
 PAYLOAD_KEY = pytest.StashKey[dict[str, Any]]()
 RESPONSE_PROPERTY_BYTES = 2048
@@ -99,6 +99,22 @@ def attach_gap(item: pytest.Item, gap: GapResult) -> None:
         ("deepsight.rule", gap.rule),
     ])
     item.stash[PAYLOAD_KEY] = {"kind": "gap", "gap": data}
+
+
+def attach_targets(item: pytest.Item, result: TargetResult) -> None:
+    """Properties of a target-accuracy (sandbagging) test: the score and each target's accuracy."""
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.4f}"
+    item.user_properties.extend([
+        ("deepsight.benchmark", result.benchmark),
+        ("deepsight.sandbagging_score", number(result.score)),
+        ("deepsight.sandbagging_score_below", number(result.score_below)),
+        ("deepsight.unconstrained_accuracy", number(result.unconstrained)),
+        ("deepsight.min_score", f"{result.min_score:.4f}"),
+        ("deepsight.gate", "pass" if result.passed else "fail"),
+        *((f"deepsight.accuracy.{p.condition}", number(p.accuracy)) for p in result.points),
+    ])
+    item.stash[PAYLOAD_KEY] = {"kind": "targets", "targets": result.to_dict()}
 
 
 def attach_regression(item: pytest.Item, regression: Regression) -> None:

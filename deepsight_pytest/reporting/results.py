@@ -52,6 +52,7 @@ class RunResults:
     regressions: list[RegressionOutcome] = field(default_factory=list)
     attacks: list[dict[str, Any]] = field(default_factory=list)  # jailbreak searches (attacks/report.py)
     gaps: list[GapOutcome] = field(default_factory=list)  # gap gates between conditions
+    targets: list[dict[str, Any]] = field(default_factory=list)  # target-accuracy (sandbagging) scores
 
     def rows(self) -> list[tuple[CategoryStats, GateResult | None]]:
         """One row per benchmark x category: the gate when there is one, else the cases' counts."""
@@ -117,6 +118,8 @@ def _read_regression(results: RunResults, nodeid: str, outcome: str, payload: di
 #: payload kind (see ``payload.py``) -> how the collector files it
 PAYLOAD_READERS: dict[str, Callable[[RunResults, str, str, dict[str, Any]], None]] = {
     "case": _read_case, "gate": _read_gate, "regression": _read_regression, "gap": _read_gap,
+    "targets": lambda results, nodeid, outcome, payload: results.targets.append(
+        {**payload["targets"], "nodeid": nodeid, "outcome": outcome}),
     "attack": lambda results, nodeid, outcome, payload: results.attacks.append(
         {**payload["attack"], "nodeid": nodeid, "outcome": outcome}),
 }
