@@ -81,7 +81,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if collector is None:
         return
     state = get_session(session.config)
-    if collector.results.cases or collector.results.gates or collector.results.attacks:
+    found = collector.results
+    if found.cases or found.gates or found.attacks or found.gaps or found.targets:
         finalise(collector.results, state)
         session.config.stash[WRITTEN_KEY] = write_outputs(collector.results, state)
     gates_only = state.settings.exit_mode == "gates"

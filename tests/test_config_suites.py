@@ -180,12 +180,15 @@ def test_collect_only_on_a_yaml_naming_every_benchmark(project):
                 {**samples.SAMPLE_COUNTS, **samples.REAL_COUNTS, **samples.BUNDLED_COUNTS}.items()}
     assert dict(cases) == expected
     assert dict(gates) == {name: len(categories(name, data)) * times[name] for name in names}
-    assert dict(gaps) == {name: len(BENCHMARKS.get(name).gaps) for name in names if times[name] > 1}
+    assert dict(gaps) == {name: len(BENCHMARKS.get(name).gaps) for name in names if BENCHMARKS.get(name).gaps}
     assert "deepsight.yaml::xstest::test_case[xstest/homonyms/1]" in collected
     assert "deepsight.yaml::alert::test_safety_ratio[alert/hate_women]" in collected
     assert ("deepsight.yaml::evaluation-faking::test_condition_gap[evaluation-faking/active-vs-none]"
             in collected)
-    total = sum(expected.values()) + sum(gates.values()) + sum(gaps.values())
+    targeted = [n for n in names if BENCHMARKS.get(n).conditions
+                and any(c.target is not None for c in BENCHMARKS.get(n).conditions(0))]
+    assert sorted(i.split("::")[1] for i in collected if "::test_target_accuracy[" in i) == sorted(targeted)
+    total = sum(expected.values()) + sum(gates.values()) + sum(gaps.values()) + len(targeted)
     assert f"{total} tests collected" in result.stdout.str()
 
 

@@ -22,8 +22,13 @@ def summary_lines(results: RunResults) -> list[str]:
     if lines and inconclusive:
         lines += ["", "inconclusive gates (the 95% interval straddles the threshold):", *inconclusive]
     gaps = gap_lines(results)
-    if lines and gaps:
-        lines += ["", "condition gaps (safety rate under a minus under b, paired items, Newcombe 95% CI):", *gaps]
+    if gaps:
+        lines += [*([""] if lines else []),
+                  "condition gaps (safety rate under a minus under b, paired items, Newcombe 95% CI):", *gaps]
+    targets = target_lines(results)
+    if targets:
+        lines += [*([""] if lines else []), "target accuracies (sandbagging score = mean |target - accuracy|):",
+                  *targets]
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
@@ -59,6 +64,19 @@ def gap_lines(results: RunResults) -> list[str]:
             "pass" if g.passed else "FAIL",
         ))
     return _table(GAP_HEADER, rows)
+
+
+TARGET_HEADER = ("benchmark", "target -> accuracy", "score", "below unconstrained", "min score", "gate")
+
+
+def target_lines(results: RunResults) -> list[str]:
+    """One row per target-accuracy (sandbagging) test; empty when the run had none."""
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+    rows = [(t["benchmark"], " ".join(f"{p['target']:.3g}:{fmt(p['accuracy'])}" for p in t["points"]),
+             fmt(t["score"]), fmt(t["score_below"]), f"{t['min_score']:.2f}", "pass" if t["passed"] else "FAIL")
+            for t in results.targets]
+    return _table(TARGET_HEADER, rows)
 
 
 REGRESSION_HEADER = ("benchmark", "category", "baseline", "now", "drop", "p", "result")
