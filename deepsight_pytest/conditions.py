@@ -17,7 +17,7 @@ from .records import Case, Message
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 TARGET = "{target}"
-KEYS = ("name", "system", "prefix", "target", "history")
+KEYS = ("name", "system", "prefix", "target", "history", "followups")
 ROLES = ("user", "assistant")
 
 
@@ -27,7 +27,8 @@ class Condition:
 
     ``system`` replaces (or adds) the system prompt; ``prefix`` is put before the last user turn;
     ``target`` replaces ``{target}`` in the system prompt, the prefix and the case's messages;
-    ``history`` (role, text) pairs are a prior conversation put before the case's own turns.
+    ``history`` (role, text) pairs are a prior conversation put before the case's own turns;
+    ``followups`` are later user turns, each sent after the model's own answer to the turn before.
     """
 
     name: str
@@ -35,6 +36,7 @@ class Condition:
     prefix: str | None = None
     target: str | None = None
     history: tuple[tuple[str, str], ...] = ()
+    followups: tuple[str, ...] = ()  # later user turns, each after the model's own answer ("Are you sure?")
 
     def apply(self, case: Case) -> Case:
         """The case as asked under this condition (its uid gains ``@name``)."""
@@ -49,7 +51,9 @@ class Condition:
             system = [{"role": "system", "content": fill(self.system)}] if self.system else []
         history: list[Message] = [{"role": role, "content": fill(text)} for role, text in self.history]
         meta = {**case.meta, "condition": self.name}
-        return replace(case, messages=tuple(system + history + turns), condition=self.name, meta=meta)
+        followups = case.followups + tuple(fill(text) for text in self.followups)
+        return replace(case, messages=tuple(system + history + turns), condition=self.name, meta=meta,
+                       followups=followups)
 
     @classmethod
     def parse(cls, value: Any, where: str) -> "Condition":
@@ -71,8 +75,14 @@ class Condition:
         target = value.get("target")
         if target is not None and (isinstance(target, bool) or not isinstance(target, (str, int, float))):
             raise ConfigError(f"{where}: condition {name!r}: target must be text or a number, got {target!r}")
+        followups = value.get("followups") or ()
+        if isinstance(followups, str):
+            followups = (followups,)
+        if not isinstance(followups, (list, tuple)) or not all(isinstance(f, str) and f.strip() for f in followups):
+            raise ConfigError(f"{where}: condition {name!r}: followups must be a list of user turns (text)")
         return cls(name, value.get("system"), value.get("prefix"),
-                   None if target is None else _number_text(target), _history(value.get("history"), name, where))
+                   None if target is None else _number_text(target), _history(value.get("history"), name, where),
+                   tuple(followups))
 
 
 def _number_text(value: str | int | float) -> str:

@@ -7,7 +7,7 @@ store as it completes (a crash loses at most the batch in flight). Tests then on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from .errors import CaseTooLarge, DeepSightError, GenerationError
@@ -281,17 +281,45 @@ class Engine:
                    model: ModelBackend | None = None) -> list[tuple[str, Response]]:
         """(response key, response) per case: from the store, else generated (``generation.py``).
 
+        A multi-turn case (``Case.followups``) is generated turn by turn: each turn's prompt holds
+        the model's own earlier answers, one batch per turn across the cases, every turn cached
+        (its key covers the whole conversation so far); the last turn's response is the case's,
+        with the earlier answers in ``Response.turns``.
+
         ``--safety-reasoning`` is applied after the store (switching it regenerates nothing); the
         key returned for verdicts says ``keep`` when the judge sees the reasoning too."""
         model = model or self.model
-        prompts = [model.render(case.messages) for case in cases]
-        keys = [response_key(model.fingerprint, prompt, settings, case) for prompt, case in zip(prompts, cases)]
         claims = self.xdist.claims(self.store) if self.xdist is not None else None
-        found = fill_responses(model, self.store, self.stats, dict(zip(keys, prompts)), settings,
-                               max(1, self.settings.batch_size), claims, counted, self.progress, label)
+        conversations = [list(case.messages) for case in cases]
+        earlier: list[list[str]] = [[] for _ in cases]
+        final: dict[int, tuple[str, Response]] = {}
+        active, turn = list(range(len(cases))), 0
+        while active:  # one batch per turn across the cases still talking; every turn is cached
+            prompts = {i: model.render(conversations[i]) for i in active}
+            keys = {i: response_key(model.fingerprint, prompts[i], settings, cases[i]) for i in active}
+            found = fill_responses(model, self.store, self.stats, {keys[i]: prompts[i] for i in active}, settings,
+                                   max(1, self.settings.batch_size), claims, counted, self.progress,
+                                   label if turn == 0 else f"{label} turn {turn + 1}")
+            talking = []
+            for i in active:
+                response, followups = found[keys[i]], cases[i].followups
+                if turn < len(followups) and response.error is None and response.finish_reason != TOO_LARGE:
+                    answer = apply_reasoning(response, "strip").text  # the model's own visible answer
+                    earlier[i].append(answer)
+                    conversations[i] += [{"role": "assistant", "content": answer},
+                                         {"role": "user", "content": followups[turn]}]
+                    talking.append(i)
+                else:  # the last turn (or a failed one, which ends the conversation)
+                    final[i] = (keys[i], response)
+            active, turn = talking, turn + 1
         mode = self.settings.reasoning
-        return [(key if mode == "strip" else content_key(key, "reasoning", mode), apply_reasoning(found[key], mode))
-                for key in keys]
+        out = []
+        for i in range(len(cases)):
+            key, response = final[i]
+            shown = apply_reasoning(response, mode)
+            out.append((key if mode == "strip" else content_key(key, "reasoning", mode),
+                        replace(shown, turns=tuple(earlier[i])) if earlier[i] else shown))
+        return out
 
     def close(self) -> None:
         if self.xdist is not None:

@@ -46,6 +46,8 @@ class Case:
     key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     condition: str | None = None  # the condition it was asked under (``conditions.py``), if any
+    # later user turns of a scripted conversation, each sent after the model's own previous answer
+    followups: tuple[str, ...] = ()
 
     @property
     def uid(self) -> str:
@@ -64,7 +66,9 @@ class Case:
 
     @property
     def prompt(self) -> str:
-        """The last user message: what a reader wants to see first."""
+        """The last user message: what a reader wants to see first (a multi-turn case's last turn)."""
+        if self.followups:
+            return self.followups[-1]
         return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
 
     @classmethod
@@ -78,6 +82,7 @@ class Case:
             key=data.get("key"),
             meta=dict(data.get("meta") or {}),
             condition=data.get("condition"),
+            followups=tuple(data.get("followups") or ()),
         )
 
 
@@ -92,10 +97,18 @@ class Response:
     model: str  # the model fingerprint
     error: str | None = None
     reasoning: str | None = None  # a reasoning model's <think> text (or the server's reasoning_content)
+    turns: tuple[str, ...] = ()  # a multi-turn case: the model's earlier answers, before this last one
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Response":
-        return cls(**data)
+        return cls(**{**data, "turns": tuple(data.get("turns") or ())})
+
+    def conversation(self, case: "Case") -> list[Message]:
+        """The whole conversation: the case's messages, then each answer and the next user turn."""
+        messages = list(case.messages)
+        for answer, followup in zip(self.turns, case.followups):
+            messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": followup}]
+        return messages + [{"role": "assistant", "content": self.text}]
 
 
 @dataclass(frozen=True)
