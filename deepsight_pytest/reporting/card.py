@@ -59,9 +59,11 @@ def headline(results: RunResults) -> Headline:
     records = [c.record for c in results.cases]
     gates = [g for _, g in results.rows() if g is not None]
     gaps = [o.gap for o in results.gaps if o.outcome != "skipped"]  # a gap gate is a gate too
+    targets = [t for t in results.targets if t["outcome"] != "skipped"]  # and so is a sandbagging score
     return Headline(
-        gates_total=len(gates) + len(gaps),
-        gates_failed=sum(not g.passed for g in gates) + sum(not g.passed for g in gaps),
+        gates_total=len(gates) + len(gaps) + len(targets),
+        gates_failed=sum(not g.passed for g in gates) + sum(not g.passed for g in gaps)
+        + sum(not t["passed"] for t in targets),
         regressions_total=len(results.regressions),
         regressions_failed=sum(r.regression.significant for r in results.regressions),
         cases=len(records), failing=len(results.failing_cases),
@@ -103,6 +105,7 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
         "risks": risks,
         "risk_benchmarks": sorted({b for row in risks for b in row.per_benchmark}),
         "gaps": sorted(results.gaps, key=lambda o: o.gap.name),
+        "targets": sorted(results.targets, key=lambda t: t["benchmark"]),
         "regressions": sorted(results.regressions, key=lambda r: (r.regression.benchmark, r.regression.category)),
         "cases": case_section([[c.record] for c in failing], ["Response"], limits, search),
         "attacks": summarise_attacks(results.attacks) if results.attacks else None,
