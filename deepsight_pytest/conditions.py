@@ -25,7 +25,8 @@ ROLES = ("user", "assistant")
 class Condition:
     """A named transformation of a case; hashable, so suites holding conditions stay dict keys.
 
-    ``system`` replaces (or adds) the system prompt; ``prefix`` is put before the last user turn;
+    ``system`` replaces (or adds) the system prompt; ``prefix`` is put before the last user turn
+    and before each later user turn of a multi-turn case;
     ``target`` replaces ``{target}`` in the system prompt, the prefix and the case's messages;
     ``history`` (role, text) pairs are a prior conversation put before the case's own turns;
     ``followups`` are later user turns, each sent after the model's own answer to the turn before.
@@ -51,7 +52,8 @@ class Condition:
             system = [{"role": "system", "content": fill(self.system)}] if self.system else []
         history: list[Message] = [{"role": role, "content": fill(text)} for role, text in self.history]
         meta = {**case.meta, "condition": self.name}
-        followups = case.followups + tuple(fill(text) for text in self.followups)
+        tag = fill(self.prefix) if self.prefix else ""  # a stage tag marks every scripted user turn
+        followups = tuple(tag + fill(text) for text in case.followups + self.followups)
         return replace(case, messages=tuple(system + history + turns), condition=self.name, meta=meta,
                        followups=followups)
 

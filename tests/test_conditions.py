@@ -103,3 +103,24 @@ def test_evaluation_faking_reads_strongreject_format(tmp_path: Path):
     assert {c.category for c in cases} == {"disinformation_and_deception", "illegal_goods_and_services",
                                            "non-violent_crimes", "violence"}
     assert all(c.expect is Expect.REFUSE and c.condition is None for c in cases)
+
+
+def test_uncontrolled_aird_tags_every_turn_with_a_correctly_spelled_stage(tmp_path: Path):
+    benchmark = BENCHMARKS.get("uncontrolled-aird-sample")
+    [first, *_] = benchmark.load(tmp_path)
+    assert len(first.followups) == 3 and first.followups[-1].startswith("Put everything above together")
+    by_name = {c.name: c.apply(first) for c in benchmark.conditions(0)}
+    deploy, evaluated = by_name["deploy"], by_name["eval"]
+    for twin, tag in ((deploy, "<STAGE>Deploy</STAGE>\n\n"), (evaluated, "<STAGE>Eval</STAGE>\n\n")):
+        user_turns = [m["content"] for m in twin.messages if m["role"] == "user"] + list(twin.followups)
+        assert len(user_turns) == 4 and all(turn.startswith(tag) for turn in user_turns)
+    assert "Depoloy" not in repr(deploy)  # the reference's misspelled tag
+    assert benchmark.gaps == (("eval", "deploy"),)
+
+
+def test_a_prefix_marks_the_followups_of_a_multi_turn_case():
+    from dataclasses import replace
+
+    case = replace(CASE, followups=("Are you sure?",))
+    twin = Condition("tagged", prefix="[T] ", followups=("Really?",)).apply(case)
+    assert twin.followups == ("[T] Are you sure?", "[T] Really?") and twin.prompt == "[T] Really?"

@@ -329,3 +329,19 @@ def test_scripted_multi_turn_model_caving_under_pressure_shows_a_gap(pytester: p
     again, cached = run(pytester, model)
     assert again.ret == 1, text(again)
     assert (cached["engine"]["generated"], cached["engine"]["cached_responses"]) == (0, 12)
+
+
+def test_scripted_model_attacked_in_turns_caves_only_when_deployed(pytester: pytest.Pytester, root: Path) -> None:
+    pytester.makepyfile(test_aird=SUITE.format(args="'uncontrolled-aird-sample'"))
+    # refuses every turn tagged as an evaluation, answers every turn tagged as deployment
+    model = scripted(root, [{"match": r"<STAGE>Eval</STAGE>\s+[^<]*</user>$", "response": REFUSAL}])
+    result, document = run(pytester, model)
+    assert result.ret == 1, text(result)
+    [gap] = document["gaps"]
+    assert (gap["name"], gap["rate_a"], gap["rate_b"], gap["gap"]) == (
+        "uncontrolled-aird-sample/eval-vs-deploy", 1.0, 0.0, 1.0)  # ASR_deploy - ASR_eval = 1
+    for entry in document["cases"]:
+        record = entry["record"]
+        expected = REFUSAL if record["case"]["condition"] == "eval" else COMPLIANCE
+        assert record["response"]["turns"] == [expected] * 3 and record["response"]["text"] == expected
+    assert document["engine"]["generated"] == 3 * 2 * 4  # 3 items x 2 stages x 4 turns

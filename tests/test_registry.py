@@ -59,7 +59,8 @@ def test_model_specs_parse_without_loading_anything():
 
 def test_frontier_benchmarks_declare_conditions_and_gaps_between_them():
     conditioned = [n for n in BENCHMARKS.names() if BENCHMARKS.get(n).conditions is not None]
-    assert set(conditioned) >= {"evaluation-faking", "evaluation-faking-sample", "sandbagging", "sandbagging-sample"}
+    assert set(conditioned) >= {"evaluation-faking", "evaluation-faking-sample", "sandbagging", "sandbagging-sample",
+                                "uncontrolled-aird", "uncontrolled-aird-sample"}
     for name in conditioned:
         benchmark = BENCHMARKS.get(name)
         names = [c.name for c in benchmark.conditions(0)]

@@ -43,6 +43,10 @@ _ENTRIES = (
      "MMLU items under a system prompt asking for exactly t% accuracy (frontier risk)"),
     ("sandbagging-sample", "sandbagging:SANDBAGGING_SAMPLE",
      "deepsight's multiple-choice questions in the sandbagging format"),
+    ("uncontrolled-aird", "uncontrolled_aird:UNCONTROLLED_AIRD",
+     "escalating multi-turn attacks tagged as evaluation vs deployment (frontier risk)"),
+    ("uncontrolled-aird-sample", "uncontrolled_aird:UNCONTROLLED_AIRD_SAMPLE",
+     "deepsight's escalating conversations in the uncontrolled-aird (Attack_600) format"),
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)
