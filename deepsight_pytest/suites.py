@@ -25,11 +25,11 @@ MARK_HELP = (
     f"{MARK}(benchmark, *, subset=None, sample=None, seed=None, threshold=None, thresholds=None, "
     "judge=None, max_new_tokens=None, hub=None, path=None, conditions=None, gaps=None, max_gap=None, "
     "min_score=None): "
-    "bind the tests that use the safety_record, safety_gate and safety_gap fixtures to a benchmark"
+    "bind the tests that use the safety_record, safety_gate, safety_gap and safety_targets fixtures to a benchmark"
 )
 KNOWN_KWARGS = {"subset", "sample", "seed", "threshold", "thresholds", "judge", "max_new_tokens",
                 "hub", "path", "conditions", "gaps", "max_gap", "min_score"}
-#: how far a condition's safety rate may exceed the other's in a gap gate, unless the suite says
+#: how far two conditions' safety rates may differ (either way) in a gap gate, unless the suite says
 DEFAULT_MAX_GAP = 0.1
 
 
@@ -126,7 +126,7 @@ KWARG_TYPES = {
     "hub": (lambda v: isinstance(v, bool) or _is_text(v), "true or a dataset id or folder"),
     "path": (lambda v: _is_text(str(v)), "a file path"),
     "conditions": (lambda v: isinstance(v, (str, Mapping, Condition, list, tuple)),
-                   "a condition name, a mapping (name, system, prefix, target, history) or a list of them"),
+                   "a condition name, a mapping (name, system, prefix, target, history, followups) or a list of them"),
     "gaps": (lambda v: isinstance(v, (str, list, tuple)), "'a-vs-b' or a list of them"),
     "max_gap": (_is_number, "a number in [0, 1]"),
     "min_score": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
@@ -173,10 +173,6 @@ class SuitePlan:
 
     def cases_in(self, category: str) -> list[Case]:
         return [case for case in self.cases if case.group == category]
-
-    def cases_under(self, condition: str) -> list[Case]:
-        """Every sampled item as asked under one condition."""
-        return [case for case in self.cases if case.condition == condition]
 
 
 def _rank(seed: int, key: str) -> str:
