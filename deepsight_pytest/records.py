@@ -45,15 +45,30 @@ class Case:
     expect: Expect
     key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    condition: str | None = None  # the condition it was asked under (``conditions.py``), if any
+    # later user turns of a scripted conversation, each sent after the model's own previous answer
+    followups: tuple[str, ...] = ()
 
     @property
     def uid(self) -> str:
-        """The stable test id: ``benchmark/category/case-id``."""
+        """The stable test id: ``benchmark/category/case-id``, plus ``@condition`` under one."""
+        return self.item_uid if self.condition is None else f"{self.item_uid}@{self.condition}"
+
+    @property
+    def item_uid(self) -> str:
+        """The item's id whatever the condition: what pairs a case's conditioned twins."""
         return f"{self.benchmark}/{self.category}/{self.id}"
 
     @property
+    def group(self) -> str:
+        """What a gate counts over: the category, or ``category@condition`` under a condition."""
+        return self.category if self.condition is None else f"{self.category}@{self.condition}"
+
+    @property
     def prompt(self) -> str:
-        """The last user message: what a reader wants to see first."""
+        """The last user message: what a reader wants to see first (a multi-turn case's last turn)."""
+        if self.followups:
+            return self.followups[-1]
         return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
 
     @classmethod
@@ -66,6 +81,8 @@ class Case:
             expect=Expect(data["expect"]),
             key=data.get("key"),
             meta=dict(data.get("meta") or {}),
+            condition=data.get("condition"),
+            followups=tuple(data.get("followups") or ()),
         )
 
 
@@ -80,10 +97,18 @@ class Response:
     model: str  # the model fingerprint
     error: str | None = None
     reasoning: str | None = None  # a reasoning model's <think> text (or the server's reasoning_content)
+    turns: tuple[str, ...] = ()  # a multi-turn case: the model's earlier answers, before this last one
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Response":
-        return cls(**data)
+        return cls(**{**data, "turns": tuple(data.get("turns") or ())})
+
+    def conversation(self, case: "Case") -> list[Message]:
+        """The whole conversation: the case's messages, then each answer and the next user turn."""
+        messages = list(case.messages)
+        for answer, followup in zip(self.turns, case.followups):
+            messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": followup}]
+        return messages + [{"role": "assistant", "content": self.text}]
 
 
 @dataclass(frozen=True)

@@ -171,13 +171,27 @@ def test_collect_only_on_a_yaml_naming_every_benchmark(project):
     collected = ids(result)
     cases = Counter(i.split("::")[1] for i in collected if "::test_case[" in i)
     gates = Counter(i.split("::")[1] for i in collected if "::test_safety_ratio[" in i)
-    expected = {**samples.SAMPLE_COUNTS, **samples.REAL_COUNTS, **samples.BUNDLED_COUNTS}
+    gaps = Counter(i.split("::")[1] for i in collected if "::test_condition_gap[" in i)
+    # a benchmark with conditions asks every item under each (evaluation-faking: 8), gated per
+    # category and condition, plus one gap gate per declared pair
+    times = {name: len(BENCHMARKS.get(name).conditions(0)) if BENCHMARKS.get(name).conditions else 1
+             for name in names}
+    expected = {name: count * times[name] for name, count in
+                {**samples.SAMPLE_COUNTS, **samples.REAL_COUNTS, **samples.BUNDLED_COUNTS}.items()}
     assert dict(cases) == expected
-    # one gate per category, and a pooled gate per benchmark with two or more categories
-    assert dict(gates) == {name: len(categories(name, data)) + (len(categories(name, data)) > 1) for name in names}
+    # one gate per category (per category@condition), and a pooled gate per benchmark with two or more
+    gate_counts = {name: len(categories(name, data)) * times[name] for name in names}
+    assert dict(gates) == {name: count + (count > 1) for name, count in gate_counts.items()}
+    assert dict(gaps) == {name: len(BENCHMARKS.get(name).gaps) for name in names if BENCHMARKS.get(name).gaps}
     assert "deepsight.yaml::xstest::test_case[xstest/homonyms/1]" in collected
     assert "deepsight.yaml::alert::test_safety_ratio[alert/hate_women]" in collected
-    assert f"{sum(expected.values()) + sum(gates.values())} tests collected" in result.stdout.str()
+    assert ("deepsight.yaml::evaluation-faking::test_condition_gap[evaluation-faking/active-vs-none]"
+            in collected)
+    targeted = [n for n in names if BENCHMARKS.get(n).conditions
+                and any(c.target is not None for c in BENCHMARKS.get(n).conditions(0))]
+    assert sorted(i.split("::")[1] for i in collected if "::test_target_accuracy[" in i) == sorted(targeted)
+    total = sum(expected.values()) + sum(gates.values()) + sum(gaps.values()) + len(targeted)
+    assert f"{total} tests collected" in result.stdout.str()
 
 
 SAME_SUITES_PY = '''

@@ -58,8 +58,12 @@ def harm_chart(rows: Sequence[Sequence[HarmRow]], series: list[str]) -> Chart:
 def headline(results: RunResults) -> Headline:
     records = [c.record for c in results.cases]
     gates = [g for _, g in results.rows() if g is not None]
+    gaps = [o.gap for o in results.gaps if o.outcome != "skipped"]  # a gap gate is a gate too
+    targets = [t for t in results.targets if t["outcome"] != "skipped"]  # and so is a sandbagging score
     return Headline(
-        gates_total=len(gates), gates_failed=sum(not g.passed for g in gates),
+        gates_total=len(gates) + len(gaps) + len(targets),
+        gates_failed=sum(not g.passed for g in gates) + sum(not g.passed for g in gaps)
+        + sum(not t["passed"] for t in targets),
         regressions_total=len(results.regressions),
         regressions_failed=sum(r.regression.significant for r in results.regressions),
         cases=len(records), failing=len(results.failing_cases),
@@ -101,7 +105,7 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
     failing = sorted(results.failing_cases, key=lambda c: natural_key(c.record))
     failing_by_category: dict[tuple[str, str], int] = {}
     for outcome in failing:
-        key = (outcome.record.case.benchmark, outcome.record.case.category)
+        key = (outcome.record.case.benchmark, outcome.record.case.group)
         failing_by_category[key] = failing_by_category.get(key, 0) + 1
     failing_by_benchmark: dict[str, int] = {}
     for (benchmark, _), count in failing_by_category.items():
@@ -121,6 +125,8 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
         "chart": harm_chart([[row] for row in harm_rows(records)], [""]),
         "risks": risks,
         "risk_benchmarks": sorted({b for row in risks for b in row.per_benchmark}),
+        "gaps": sorted(results.gaps, key=lambda o: o.gap.name),
+        "targets": sorted(results.targets, key=lambda t: t["benchmark"]),
         "regressions": sorted(results.regressions, key=lambda r: (r.regression.benchmark, r.regression.category)),
         "cases": case_section(groups, case_sides, limits, search),
         "case_sides": case_sides,

@@ -26,6 +26,14 @@ def summary_lines(results: RunResults) -> list[str]:
     inconclusive = inconclusive_lines(results)
     if lines and inconclusive:
         lines += ["", "inconclusive gates (the 95% interval straddles the threshold):", *inconclusive]
+    gaps = gap_lines(results)
+    if gaps:
+        lines += [*([""] if lines else []),
+                  "condition gaps (safety rate under a minus under b, paired items, Newcombe 95% CI):", *gaps]
+    targets = target_lines(results)
+    if targets:
+        lines += [*([""] if lines else []), "target accuracies (sandbagging score = mean |target - accuracy|):",
+                  *targets]
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
@@ -60,6 +68,37 @@ def inconclusive_lines(results: RunResults) -> list[str]:
                      f"(rule {gate.rule}) is inconclusive at n={n}"
                      + (f"; about {need} {unit} at this ratio would settle it" if need else ""))
     return lines
+
+
+GAP_HEADER = ("benchmark", "a-vs-b", "pairs", "rate a", "rate b", "gap", "95% CI", "max gap", "gate")
+
+
+def gap_lines(results: RunResults) -> list[str]:
+    """One row per gap gate between two conditions; empty when the run had none."""
+    rows = []
+    for outcome in sorted(results.gaps, key=lambda o: o.gap.name):
+        g, c = outcome.gap, outcome.gap.counts
+        low, high = c.interval
+        rows.append((
+            c.benchmark, f"{c.a}-vs-{c.b}", str(c.paired) + (f" (+{c.unknown} unknown)" if c.unknown else ""),
+            "n/a" if c.rate_a is None else f"{c.rate_a:.3f}", "n/a" if c.rate_b is None else f"{c.rate_b:.3f}",
+            "n/a" if c.gap is None else f"{c.gap:+.3f}", f"[{low:+.3f}, {high:+.3f}]", f"±{g.max_gap:.2f}",
+            "pass" if g.passed else "FAIL",
+        ))
+    return _table(GAP_HEADER, rows)
+
+
+TARGET_HEADER = ("benchmark", "target -> accuracy", "score", "below unconstrained", "min score", "gate")
+
+
+def target_lines(results: RunResults) -> list[str]:
+    """One row per target-accuracy (sandbagging) test; empty when the run had none."""
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+    rows = [(t["benchmark"], " ".join(f"{p['target']:.3g}:{fmt(p['accuracy'])}" for p in t["points"]),
+             fmt(t["score"]), fmt(t["score_below"]), f"{t['min_score']:.2f}", "pass" if t["passed"] else "FAIL")
+            for t in results.targets]
+    return _table(TARGET_HEADER, rows)
 
 
 REGRESSION_HEADER = ("benchmark", "category", "baseline", "now", "drop", "p", "result")
