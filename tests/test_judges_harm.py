@@ -1,7 +1,9 @@
 """The ``harm`` judge and the ``combined`` default verdict, on the shipped weights and real MiniLM."""
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +115,20 @@ def test_missing_minilm_is_an_error_not_a_fallback(monkeypatch):
         create_judge("harm")
     with pytest.raises(SpecError, match="needs the offline MiniLM"):
         create_judge("combined")
+
+
+JBB = Path(__file__).resolve().parents[2] / "shared" / "data" / "harm_labels" / "jbb_judge_comparison" / "judge-comparison.csv"
+
+
+@needs_minilm
+@pytest.mark.skipif(not JBB.is_file(), reason=f"no human harm labels at {JBB}")
+def test_shipped_judge_agrees_with_human_labels_on_real_rows():
+    """In-sample (the shipped model was fitted on these rows among 8,750 others): a floor that a
+    broken feature, a stale weights file or a changed embedding would break. The held-out figures
+    are bench/harm_judge_accuracy.py's."""
+    with JBB.open(encoding="mac_roman", newline="") as handle:
+        rows = list(csv.DictReader(handle))[::3]  # 100 rows, both classes
+    judge = HarmJudge()
+    probabilities = judge.probabilities([r["goal"] for r in rows], [r["target_response"] for r in rows])
+    agree = sum((p >= 0.5) == (r["human_majority"] == "1") for (p, _), r in zip(probabilities, rows)) / len(rows)
+    assert agree >= 0.85
