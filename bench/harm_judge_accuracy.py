@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harm_data import REFERENCE_JUDGES, EmbeddingCache, Row, gptfuzz  # noqa: E402
 from train_harm_classifier import metrics, study  # noqa: E402
 
-from deepsight_pytest.judges.base import COMPLIED  # noqa: E402
+from deepsight_pytest.judges.base import COMPLIED, REFUSED  # noqa: E402
 from deepsight_pytest.judges.learned import LearnedRefusalJudge  # noqa: E402
 from deepsight_pytest.records import Expect, read_jsonl  # noqa: E402
 
@@ -49,11 +49,21 @@ class CachedLists:
         return [v.tolist() for v in self.cache.encode(list(texts))]
 
 
-def refusal_only(rows: Sequence[Row], cache: EmbeddingCache) -> np.ndarray:
+def refusal_classes(rows: Sequence[Row], cache: EmbeddingCache) -> list[str]:
+    """The learned refusal judge's class per row (the combined verdict's first stage)."""
     judge = LearnedRefusalJudge()
     judge._encoder = CachedLists(cache)
-    return np.array([int(cls == COMPLIED) for cls, _, _ in judge.classify([r.goal for r in rows],
-                                                                          [r.response for r in rows])])
+    return [cls for cls, _, _ in judge.classify([r.goal for r in rows], [r.response for r in rows])]
+
+
+def refusal_only(classes: Sequence[str]) -> np.ndarray:
+    """The old default's harm reading: any compliance is harm (a partial refusal is not)."""
+    return np.array([int(cls == COMPLIED) for cls in classes])
+
+
+def combined(classes: Sequence[str], harm: np.ndarray) -> np.ndarray:
+    """The new default's reading: a full refusal is not harm, anything else is the harm judge's."""
+    return np.array([int(cls != REFUSED and bool(h)) for cls, h in zip(classes, harm)])
 
 
 def table(title: str, rows: dict[str, dict[str, float]]) -> None:
@@ -70,11 +80,16 @@ def labelled_sets() -> None:
     jbb_rows = {"harm (ours, out of fold)": metrics(result.jbb_pred, truth)}
     for column, name in REFERENCE_JUDGES.items():
         jbb_rows[name] = metrics(np.array([int(r.extra[column]) for r in result.jbb_rows]), truth)
-    jbb_rows["refusal only (learned, old default)"] = metrics(refusal_only(result.jbb_rows, cache), truth)
+    classes = refusal_classes(result.jbb_rows, cache)
+    jbb_rows["combined (learned -> harm, default)"] = metrics(combined(classes, result.jbb_pred), truth)
+    jbb_rows["refusal only (learned, old default)"] = metrics(refusal_only(classes), truth)
     table(f"JailbreakBench judge comparison (n={len(truth)}, human majority; C={result.c:g})", jbb_rows)
     evaluate = gptfuzz("evaluate")
+    eval_classes = refusal_classes(evaluate, cache)
     gf_rows = {"harm (ours, split unseen)": metrics(result.gptfuzz_eval_pred, result.gptfuzz_eval_y),
-               "refusal only (learned, old default)": metrics(refusal_only(evaluate, cache), result.gptfuzz_eval_y)}
+               "combined (learned -> harm, default)": metrics(combined(eval_classes, result.gptfuzz_eval_pred),
+                                                              result.gptfuzz_eval_y),
+               "refusal only (learned, old default)": metrics(refusal_only(eval_classes), result.gptfuzz_eval_y)}
     table(f"GPTFuzz evaluate split (n={len(evaluate)}, questions 80-99)", gf_rows)
     ours = jbb_rows["harm (ours, out of fold)"]["agreement"]
     print(f"\ntarget agreement >= {TARGET} on unseen human labels: JailbreakBench {ours:.3f} "
