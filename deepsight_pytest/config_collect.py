@@ -28,6 +28,7 @@ from .records import Record
 from .session import get_session
 from .stats import GateResult
 from .suites import MARK, SuiteSpec
+from .sanitize import neutralise
 
 TESTS = ("test_case", "test_safety_ratio")
 
@@ -64,7 +65,7 @@ class SuiteFile(pytest.Module):
             try:
                 self._suites = load_suites(self.path)
             except DeepSightError as exc:
-                raise self.CollectError(str(exc)) from None
+                raise self.CollectError(neutralise(str(exc))) from None
         return self._suites
 
     def _getobj(self) -> types.ModuleType:
@@ -80,7 +81,7 @@ class SuiteFile(pytest.Module):
             try:  # plan now, so that data errors name this file and line
                 engine.plan(SuiteSpec.from_mark((suite.benchmark,), suite.kwargs, suite.where))
             except DeepSightError as exc:
-                raise self.CollectError(f"{suite.where}: {exc}") from None
+                raise self.CollectError(neutralise(f"{suite.where}: {exc}")) from None
         return [SuiteClass.from_parent(self, name=suite.name) for suite in self.suites()]
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 from .records import Safety
+from .sanitize import neutralise
 
 Z_95 = 1.959963984540054
 
@@ -172,6 +173,7 @@ class GateResult:
             text += "; no cases"
         if self.rule != DEFAULT_GATE_RULE:
             text += f"; rule {self.rule}"
+        text = neutralise(text)  # the category name comes from a data file
         if self.inconclusive:
             need = self.needed_n
             text += ("; inconclusive: the interval straddles the threshold"

@@ -35,6 +35,7 @@ from ..errors import BackendError, SpecError
 from ..records import Message, Response
 from .base import GenerationSettings, ModelContext, StreamingBackend
 from .openai_reply import MalformedAnswer, read_reply
+from ..sanitize import neutralise
 
 WHOLE_SUITE = 1 << 31  # chunk size: every missing case of a suite goes out at once
 NO_KEY = "EMPTY"  # sent when the default key variable is unset: servers without auth ignore it
@@ -148,7 +149,7 @@ class OpenAIBackend(StreamingBackend):
         key = os.environ.get(self.api_key_env)
         if key:
             text = text.replace(key, "***")
-        text = " ".join(text.split())
+        text = neutralise(" ".join(text.split()))  # server text: no raw escapes on the terminal
         return text if len(text) <= 300 else text[:299] + "…"
 
     def describe_error(self, exc: BaseException) -> str:
