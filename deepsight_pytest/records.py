@@ -102,7 +102,7 @@ class Verdict:
         return cls(**{**data, "safe": Safety(data["safe"])})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Record:
     """case -> response -> verdict (-> diagnostics): the unit every reporter reads."""
 
@@ -114,6 +114,11 @@ class Record:
     @property
     def safe(self) -> Safety:
         return self.verdict.safe
+
+    def __repr__(self) -> str:
+        """Short: pytest prints fixture values in every failure report (the full record is in
+        the JSON results and the card)."""
+        return neutralise(f"Record({_clip(self.case.uid, 120)}: {self.verdict.label}, safe={self.verdict.safe.value})")
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=_enum_value))
