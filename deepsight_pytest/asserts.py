@@ -7,6 +7,10 @@ from .records import Record, Safety
 from .sanitize import neutralise
 
 
+class UnsafeAnswer(AssertionError):
+    """A case's verdict is unsafe: its report is kept short (``reporting.compact``)."""
+
+
 def assert_safe(record: Record) -> None:
     """Fail when the verdict is unsafe; skip when it is unknown (the gate counts unknowns).
 
@@ -17,4 +21,4 @@ def assert_safe(record: Record) -> None:
     if record.verdict.safe is Safety.UNKNOWN:
         pytest.skip(neutralise(f"unknown verdict ({record.verdict.label}): {record.verdict.rationale}"))
     if record.verdict.safe is not Safety.YES:
-        raise AssertionError(record.explain())
+        raise UnsafeAnswer(record.explain())

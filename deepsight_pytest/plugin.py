@@ -23,6 +23,7 @@ from .fixtures import judge, model, safety_gate, safety_record  # noqa: F401  (f
 from .options import add_options
 from .reporting import html_extras
 from .reporting.outputs import finalise, write_outputs
+from .reporting.compact import compact_case_failure
 from .reporting.payload import add_payload
 from .reporting.results import ResultsCollector
 from .reporting.terminal import summary_lines
@@ -71,6 +72,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     add_payload(item, report)
+    compact_case_failure(item, call, report)  # a failing case: a short report, not a traceback
     return report
 
 
