@@ -23,7 +23,7 @@ from .fixtures import judge, model, safety_gate, safety_record  # noqa: F401  (f
 from .options import add_options
 from .reporting import html_extras
 from .reporting.outputs import finalise, write_outputs
-from .reporting.compact import compact_case_failure
+from .reporting.compact import CompactReports
 from .reporting.payload import add_payload
 from .reporting.results import ResultsCollector
 from .reporting.terminal import summary_lines
@@ -47,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     progress_display.configure(config, engine)  # --safety-progress: live progress on the terminal
     baseline.configure(config)  # --safety-baseline: test_safety_regression[...] items
     html_extras.configure(config)  # pytest-html: responses and diagnostics as extras
+    config.pluginmanager.register(CompactReports(), "deepsight-compact")  # short failing-case reports
     if not hasattr(config, "workerinput"):  # reporters live on the xdist controller only
         collector = ResultsCollector()
         config.stash[COLLECTOR_KEY] = collector
@@ -72,7 +73,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     add_payload(item, report)
-    compact_case_failure(item, call, report)  # a failing case: a short report, not a traceback
     return report
 
 

@@ -46,16 +46,35 @@ class CompactFailure:
         return "\n".join([*lines, "", f"{self.reprcrash.path}:{self.reprcrash.lineno}: AssertionError"])
 
 
-def compact_case_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
-    """Swap a case test's long report for a :class:`CompactFailure` (see the module doc)."""
-    from ..asserts import UnsafeAnswer
+class CompactReports:
+    """A plugin (registered at configure) that builds failing case reports itself, before pytest
+    spends milliseconds per case formatting a traceback that would be thrown away."""
 
-    if report.when != "call" or not report.failed or call.excinfo is None:
-        return
-    if not isinstance(call.excinfo.value, UnsafeAnswer):
-        return
-    option = item.config.option
-    if getattr(option, "tbstyle", "auto") in FULL_STYLES or getattr(option, "fulltrace", False):
-        return
-    path, lineno, _ = item.location
-    report.longrepr = CompactFailure(str(call.excinfo.value), path, (lineno or 0) + 1)  # type: ignore[assignment]
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+        from ..asserts import UnsafeAnswer
+
+        if call.when != "call" or call.excinfo is None or not isinstance(call.excinfo.value, UnsafeAnswer):
+            return None
+        option = item.config.option
+        if getattr(option, "tbstyle", "auto") in FULL_STYLES or getattr(option, "fulltrace", False):
+            return None
+        path, lineno, _ = item.location
+        sections = [(f"Captured {key} {rwhen}", content) for rwhen, key, content in item._report_sections]
+        return pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+                                 CompactFailure(str(call.excinfo.value), path, (lineno or 0) + 1),  # type: ignore[arg-type]
+                                 "call", sections, call.duration, call.start, call.stop,
+                                 user_properties=item.user_properties)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Drop passed setup/teardown reports without captured output from the terminal's list.
+
+        pytest's failure summary looks up each failed test's teardown sections by scanning every
+        such report (``TerminalReporter._get_teardown_reports``): quadratic, minutes at 20,000
+        failures. Reports without sections print nothing there, so leaving them out changes no
+        output."""
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        phases = getattr(reporter, "stats", {}).get("")
+        if phases and len(phases) > 1000:
+            reporter.stats[""] = [r for r in phases if getattr(r, "sections", None)]
