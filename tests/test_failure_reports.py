@@ -77,3 +77,13 @@ def test_scripted_tb_long_keeps_pytests_full_report(project: pytest.Pytester) ->
     result.assert_outcomes(failed=3)
     blocks = failures(result.stdout.str())
     assert all("def test_case(safety_record):" in block and "UnsafeAnswer" in block for block in blocks)
+
+
+def test_scripted_short_report_reads_the_same_from_xdist_workers(project: pytest.Pytester) -> None:
+    result = run(project, "-n", "2", "-rf", "--junitxml=junit.xml")
+    result.assert_outcomes(failed=3)
+    summary = [line for line in result.stdout.lines if line.startswith("FAILED ")]
+    assert len(summary) == 3 and all("AssertionError: advbench/harmful_behaviors/" in s for s in summary), summary
+    assert all(len(block) < 2000 for block in failures(result.stdout.str()))
+    junit = (project.path / "junit.xml").read_text(encoding="utf-8")
+    assert junit.count('<failure message="AssertionError: advbench/harmful_behaviors/') == 3

@@ -42,8 +42,9 @@ class CompactFailure:
                 f"JSON results and the card)")
 
     def __str__(self) -> str:
-        lines = [f"E   {line}" for line in self.message.splitlines()]
-        return "\n".join([*lines, "", f"{self.reprcrash.path}:{self.reprcrash.lineno}: AssertionError"])
+        """What JUnit's element text and xdist's serialised report carry: it starts with the
+        crash message, so a worker's report reads the same on the controller."""
+        return f"{self.reprcrash.message}\n\n{self.reprcrash.path}:{self.reprcrash.lineno}: AssertionError"
 
 
 class CompactReports:
