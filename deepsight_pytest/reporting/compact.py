@@ -20,11 +20,16 @@ FULL_STYLES = ("long", "native")
 
 @dataclass(frozen=True)
 class Crash:
-    """What pytest reads from ``longrepr.reprcrash``: where and the one-line message."""
+    """What pytest reads from ``longrepr.reprcrash``: where, and the message (built when read,
+    so 20,000 reports do not each hold a second copy of their explanation)."""
 
     path: str
     lineno: int
-    message: str
+    explanation: str
+
+    @property
+    def message(self) -> str:
+        return f"AssertionError: {self.explanation}"
 
 
 class CompactFailure:
@@ -32,7 +37,7 @@ class CompactFailure:
 
     def __init__(self, message: str, path: str, lineno: int) -> None:
         self.message = message
-        self.reprcrash = Crash(path, lineno, f"AssertionError: {message}")
+        self.reprcrash = Crash(path, lineno, message)
 
     def toterminal(self, tw: Any) -> None:
         for line in self.message.splitlines() or [""]:
