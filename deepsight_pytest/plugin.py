@@ -24,6 +24,7 @@ from .options import add_options
 from .reporting import html_extras
 from .reporting.outputs import finalise, write_outputs
 from .reporting.compact import CompactReports
+from .reporting.junit_stream import StreamingJUnit
 from .reporting.payload import add_payload
 from .reporting.results import ResultsCollector
 from .reporting.terminal import summary_lines
@@ -48,6 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
     baseline.configure(config)  # --safety-baseline: test_safety_regression[...] items
     html_extras.configure(config)  # pytest-html: responses and diagnostics as extras
     config.pluginmanager.register(CompactReports(), "deepsight-compact")  # short failing-case reports
+    if getattr(config.option, "xmlpath", None):  # --junitxml: written case by case
+        config.pluginmanager.register(StreamingJUnit(), "deepsight-junit-stream")
     if not hasattr(config, "workerinput"):  # reporters live on the xdist controller only
         collector = ResultsCollector()
         config.stash[COLLECTOR_KEY] = collector
