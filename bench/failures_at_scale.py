@@ -12,8 +12,8 @@ pytest`` in a subprocess with a cold cache; its peak RSS is ``/usr/bin/time -f %
 ``/usr/bin/time`` is missing: ``resource.getrusage(RUSAGE_CHILDREN)``, the largest child so far,
 shown as "<=" when it did not grow).
 
-Runs: ``none`` (no output files, ``-q``), ``junit`` (``--junitxml``), ``all`` (JUnit, JSON
-results, records, HTML card, default ``--tb``). Target: every run under 500 MB.
+Runs: ``none`` (no output files, ``-q``), ``junit`` (``--junitxml``), ``json`` (JUnit, JSON
+results, records), ``all`` (those and the HTML card, default ``--tb``). Target: every run under 500 MB.
 """
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def test_safety_ratio(safety_gate):
 RUNS = {
     "none": ["-q", "-p", "no:junitxml"],
     "junit": ["-q", "--junitxml=junit.xml"],
+    "json": ["-q", "--junitxml=junit.xml", "--safety-json=results.json", "--safety-records=records.jsonl"],
     "all": ["--junitxml=junit.xml", "--safety-json=results.json", "--safety-records=records.jsonl",
             "--safety-report=report.html"],
 }
