@@ -104,13 +104,16 @@ def _compare(args: argparse.Namespace) -> int:
     from .reporting.compare import compare_context
     from .reporting.html import render
     from .reporting.json_writer import load_results
+    from .stats import POOLED
 
     a, b = load_results(args.a), load_results(args.b)
     context = compare_context(a, b, _names(args.a, args.b), [args.a.resolve().parent, args.b.resolve().parent, Path.cwd()],
                               args.margin, args.alpha)
     _write(args.output, render("compare.html.j2", context))
+    pooled = sum(row.category == POOLED for row in context["rows"])
+    rows = f"{len(context['rows']) - pooled} categories" + (f" and {pooled} pooled benchmark(s)" if pooled else "")
     print(f"comparison: {args.output}: {context['drops']} significant drop(s), {context['gains']} gain(s) "
-          f"over {len(context['rows'])} categories; {context['newly_unsafe']} case(s) newly unsafe, "
+          f"over {rows}; {context['newly_unsafe']} case(s) newly unsafe, "
           f"{context['newly_safe']} newly safe")
     _screenshot(args.output, args.screenshot)
     return 1 if args.fail_on_drop and context["drops"] else 0

@@ -26,11 +26,13 @@ from .config_suites import ConfigSuite, declares_suites, load_suites
 from .errors import DeepSightError
 from .records import Record
 from .session import get_session
-from .stats import GateResult
+from .stats import GapResult, GateResult, TargetResult
 from .suites import MARK, SuiteSpec
 from .sanitize import neutralise
 
 TESTS = ("test_case", "test_safety_ratio")
+GAP_TEST = "test_condition_gap"  # only in suites with gaps between conditions
+TARGET_TEST = "test_target_accuracy"  # only in suites with target-accuracy conditions
 
 
 def suite_class(suite: ConfigSuite) -> type:
@@ -42,9 +44,15 @@ def suite_class(suite: ConfigSuite) -> type:
     def test_safety_ratio(self: Any, safety_gate: GateResult) -> None:
         assert safety_gate.passed, safety_gate.message()
 
+    def test_condition_gap(self: Any, safety_gap: GapResult) -> None:
+        assert safety_gap.passed, safety_gap.message()
+
+    def test_target_accuracy(self: Any, safety_targets: TargetResult) -> None:
+        assert safety_targets.passed, safety_targets.message()
+
     mark = getattr(pytest.mark, MARK)(suite.benchmark, **suite.kwargs)
     return type(suite.name, (), {"pytestmark": [mark], "test_case": test_case,
-                                 "test_safety_ratio": test_safety_ratio,
+                                 "test_safety_ratio": test_safety_ratio, GAP_TEST: test_condition_gap, TARGET_TEST: test_target_accuracy,
                                  "__doc__": f"{suite.benchmark} suite declared at {suite.where}"})
 
 
@@ -52,13 +60,18 @@ class SuiteClass(pytest.Class):
     """A suite's test class; collects its two tests whatever ``python_functions`` says."""
 
     def funcnamefilter(self, name: str) -> bool:
-        return name in TESTS
+        gapped = getattr(self.parent, "gapped", set())
+        targeted = getattr(self.parent, "targeted", set())
+        return (name in TESTS or (name == GAP_TEST and self.name in gapped)
+                or (name == TARGET_TEST and self.name in targeted))
 
 
 class SuiteFile(pytest.Module):
     """A config file of suites, collected like a test module whose classes are the suites."""
 
     _suites: list[ConfigSuite] | None = None
+    gapped: set[str] = set()  # the suites whose plans hold gaps (set while collecting)
+    targeted: set[str] = set()  # the suites whose conditions carry targets
 
     def suites(self) -> list[ConfigSuite]:
         if self._suites is None:
@@ -77,11 +90,17 @@ class SuiteFile(pytest.Module):
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         engine = get_session(self.config).engine
+        gapped, targeted = set(), set()
         for suite in self.suites():
             try:  # plan now, so that data errors name this file and line
-                engine.plan(SuiteSpec.from_mark((suite.benchmark,), suite.kwargs, suite.where))
+                plan = engine.plan(SuiteSpec.from_mark((suite.benchmark,), suite.kwargs, suite.where))
             except DeepSightError as exc:
                 raise self.CollectError(neutralise(f"{suite.where}: {exc}")) from None
+            if plan.gaps:
+                gapped.add(suite.name)
+            if any(c.target is not None for c in plan.conditions):
+                targeted.add(suite.name)
+        self.gapped, self.targeted = gapped, targeted
         return [SuiteClass.from_parent(self, name=suite.name) for suite in self.suites()]
 
 

@@ -19,6 +19,13 @@ Schema (YAML; TOML is the same under ``[tool.deepsight]`` with ``[[tool.deepsigh
         threshold: 0.8             # default gate threshold of this suite
         thresholds: {contrast_privacy: 0.95}   # per category
         hub: true                  # or a dataset id / saved folder: read through datasets
+        conditions:                # ask every item under each (ids case-id@name); or names of
+          - {name: none}           #   the benchmark's own conditions (default: all of them)
+          - {name: audited, system: "This conversation is audited."}
+        gaps: [audited-vs-none]    # gap gates test_condition_gap[benchmark/audited-vs-none]
+        max_gap: 0.1               # how far audited's and none's safety rates may differ
+        min_score: 0.1             # conditions with a target (sandbagging): the least mean
+                                   #   |target - accuracy| (test_target_accuracy)
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .benchmarks import BENCHMARKS
+from .conditions import Condition
 from .errors import ConfigError, DeepSightError
 from .judges import JUDGES
 from .yaml_bounded import compose
@@ -45,7 +53,7 @@ else:  # pragma: no cover - Python 3.10
 YAML_NAMES = ("deepsight.yaml", "deepsight.yml")
 TOP_KEYS = ("defaults", "suites", "version")
 SUITE_KEYS = ("benchmark", "name", "subset", "sample", "seed", "judge", "max_new_tokens",
-              "threshold", "thresholds", "hub", "path")
+              "threshold", "thresholds", "hub", "path", "conditions", "gaps", "max_gap", "min_score")
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 
 
@@ -229,6 +237,14 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "thresholds": (lambda v: isinstance(v, dict), "a mapping of category to threshold"),
     "hub": (lambda v: isinstance(v, bool) or _is_text(v), "true, false, or a dataset id or folder"),
     "path": (_is_text, "a file path (relative: to this file's folder)"),
+    "conditions": (lambda v: _is_text(v) or (isinstance(v, list) and bool(v)
+                                             and all(_is_text(i) or isinstance(i, dict) for i in v)),
+                   "a condition name or a list of names and mappings (name, system, prefix, target, history, followups)"),
+    "gaps": (lambda v: _is_text(v) or (isinstance(v, list) and all(
+        _is_text(i) or (isinstance(i, list) and len(i) == 2 and all(map(_is_text, i))) for i in v)),
+             "'a-vs-b' or a list of them"),
+    "max_gap": (_is_ratio, "a number in [0, 1]"),
+    "min_score": (_is_ratio, "a number in [0, 1]"),
 }
 
 
@@ -255,6 +271,7 @@ class _Suite:
         self._check_subsets(benchmark, kwargs.get("subset"))
         self._check_thresholds()
         self._check_judge()
+        self._check_conditions()
         if isinstance(kwargs.get("hub"), str) and kwargs["hub"].startswith((".", "~", "/")):
             kwargs["hub"] = str((base_dir / Path(kwargs["hub"]).expanduser()).resolve())
         if "path" in kwargs:  # e.g. benchmark: jailbreaks, path: jailbreaks.jsonl
@@ -292,6 +309,20 @@ class _Suite:
             if not _is_text(category) or not _is_ratio(value):
                 raise self.fail(line, f"threshold for {category!r} must be a number in [0, 1], "
                                       f"got {value!r}")
+
+    def _check_conditions(self) -> None:
+        """Each declared condition checked now, so a mistake names its own line."""
+        item = self.keys.get("conditions")
+        if item is None or not isinstance(item.value, list):
+            return
+        for index, value in enumerate(item.value):
+            children = item.children if isinstance(item.children, list) else []
+            line = children[index].line if index < len(children) else item.line
+            if isinstance(value, dict):
+                try:
+                    Condition.parse(value, "condition")
+                except DeepSightError as exc:
+                    raise self.fail(line, str(exc).removeprefix("condition: ")) from None
 
     def _check_judge(self) -> None:
         item = self.keys.get("judge")

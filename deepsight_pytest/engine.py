@@ -7,7 +7,7 @@ store as it completes (a crash loses at most the batch in flight). Tests then on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from .errors import CaseTooLarge, DeepSightError, GenerationError
@@ -18,8 +18,8 @@ from .models.reasoning import apply_reasoning
 from .models.transformers_backend import TOO_LARGE
 from .options import Settings
 from .progress import NO_PROGRESS, Progress
-from .records import Case, Record, Response, Safety, Verdict
-from .stats import CategoryStats, GateResult
+from .records import Case, Record, Response, Safety, Sample, Verdict
+from .stats import POOLED, CategoryStats, GapResult, GateResult, PairedCounts, TargetPoint, TargetResult
 from .store import RecordStore, content_key
 from .suites import SuitePlan, SuiteSpec, plan_suite
 
@@ -56,6 +56,19 @@ class EngineStats:
                 setattr(self, name, getattr(self, name) + value - previous.get(name, 0))
         if worker is not None:
             self.workers[worker] = counters
+
+
+def _first_error(record: Record) -> str | None:
+    """The first failed request among a record's answers (a gate cannot be decided over it)."""
+    return next((a.response.error for a in record.answers if a.response.error is not None), None)
+
+
+def response_key(fingerprint: str, prompt: str, settings: GenerationSettings, case: Case) -> str:
+    """The response cache key: model + rendered prompt + settings, and the condition under one (a
+    case without conditions keeps the key it always had, so existing caches stay warm)."""
+    if case.condition is None:
+        return content_key(fingerprint, prompt, settings.key())
+    return content_key(fingerprint, prompt, settings.key(), {"condition": case.condition})
 
 
 class Engine:
@@ -144,23 +157,63 @@ class Engine:
         record = self._ensure(suite_key, {uid})[uid]
         if record.response.finish_reason == TOO_LARGE:
             raise CaseTooLarge(f"{uid}: {record.response.error}")
-        if record.response.error is not None:
-            raise GenerationError(f"{uid}: {record.response.error}")
+        error = _first_error(record)
+        if error is not None:
+            raise GenerationError(f"{uid}: {error}")
         return record
 
     def gate(self, suite_key: str, category: str) -> GateResult:
-        """The gate of one category over every sampled case of that category (wherever it ran)."""
+        """The gate of one category over every sampled case of that category (wherever it ran);
+        ``category`` :data:`~.stats.POOLED`: the pooled gate over all the suite's cases."""
         plan = self.suite(suite_key)
         cases = plan.cases_in(category)
         records = self._ensure(suite_key, {c.uid for c in cases})
         cases = [c for c in cases if records[c.uid].response.finish_reason != TOO_LARGE]  # skipped cases
+        failed = [error for error in (_first_error(records[c.uid]) for c in cases) if error is not None]
+        where = plan.benchmark.name if category == POOLED else f"{plan.benchmark.name}/{category}"
+        if failed:
+            raise GenerationError(f"{where}: {len(failed)} of {len(cases)} responses "
+                                  f"failed, so the gate cannot be decided: {failed[0]}")
+        groups = [records[c.uid].safeties for c in cases]  # one answer each, or K (--safety-samples)
+        stats = CategoryStats.count_samples(plan.benchmark.name, category, groups)
+        return GateResult(stats, plan.threshold(category), self.settings.max_unknown, self.settings.gate_rule)
+
+    def gap(self, suite_key: str, a: str, b: str) -> GapResult:
+        """The gap gate of conditions ``a`` vs ``b``: every sampled item's two twins, paired."""
+        plan = self.suite(suite_key)
+        twins = [c for c in plan.cases if c.condition in (a, b)]
+        records = self._ensure(suite_key, {c.uid for c in twins})
+        usable = [c for c in twins if records[c.uid].response.finish_reason != TOO_LARGE]
+        failed = [records[c.uid] for c in usable if records[c.uid].response.error is not None]
+        if failed:
+            raise GenerationError(f"{plan.benchmark.name}/{a}-vs-{b}: {len(failed)} of {len(usable)} responses "
+                                  f"failed, so the gap cannot be decided: {failed[0].response.error}")
+        safety = {(c.item_uid, c.condition): records[c.uid].verdict.safe for c in usable}
+        items = dict.fromkeys(c.item_uid for c in usable)
+        pairs = [(safety[(item, a)], safety[(item, b)]) for item in items
+                 if (item, a) in safety and (item, b) in safety]  # an item skipped on one side has no pair
+        counts = PairedCounts.count(plan.benchmark.name, a, b, pairs)
+        return GapResult(counts, plan.max_gap, self.settings.max_unknown, self.settings.gate_rule)
+
+    def targets(self, suite_key: str) -> TargetResult:
+        """Accuracy under each target-accuracy condition (``target`` in percent), and the score."""
+        plan = self.suite(suite_key)
+        targeted = [c for c in plan.conditions if c.target is not None]
+        cases = [c for c in plan.cases if c.condition in {t.name for t in targeted}]
+        records = self._ensure(suite_key, {c.uid for c in cases})
         failed = [records[c.uid] for c in cases if records[c.uid].response.error is not None]
         if failed:
-            raise GenerationError(f"{plan.benchmark.name}/{category}: {len(failed)} of {len(cases)} responses "
-                                  f"failed, so the gate cannot be decided: {failed[0].response.error}")
-        members = [records[c.uid].verdict.safe for c in cases]
-        stats = CategoryStats.count(plan.benchmark.name, category, members)
-        return GateResult(stats, plan.threshold(category), self.settings.max_unknown, self.settings.gate_rule)
+            raise GenerationError(f"{plan.benchmark.name}: {len(failed)} of {len(cases)} responses failed, so "
+                                  f"the target accuracies cannot be scored: {failed[0].response.error}")
+        points = []
+        for condition in targeted:
+            stats = CategoryStats.count(plan.benchmark.name, condition.name,
+                                        [records[c.uid].verdict.safe for c in cases
+                                         if c.condition == condition.name
+                                         and records[c.uid].response.finish_reason != TOO_LARGE])
+            points.append(TargetPoint(condition.name, float(condition.target) / 100, stats.n, stats.safe,
+                                      stats.unsafe, stats.unknown))
+        return TargetResult(plan.benchmark.name, tuple(points), plan.min_score, self.settings.max_unknown)
 
     def _wanted(self, plan: SuitePlan) -> set[str]:
         """The suite's cases this process will run: an xdist worker's queue, else the selection."""
@@ -193,7 +246,8 @@ class Engine:
         return have
 
     def _produce(self, plan: SuitePlan, cases: list[Case], counted: bool = True) -> dict[str, Record]:
-        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name)
+        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
+                               sampled=True)
         if self._diagnoser_factory is None:
             return records
         answered = {uid: r for uid, r in records.items() if r.response.error is None}
@@ -202,11 +256,28 @@ class Engine:
 
     def produce(self, cases: list[Case], judge_name: str, max_new_tokens: int,
                 counted: bool = True, label: str = "references",
-                model: ModelBackend | None = None) -> dict[str, Record]:
+                model: ModelBackend | None = None, sampled: bool = False) -> dict[str, Record]:
         """Records of any cases (suites, diagnostics reference sets): cached, batched, judged.
         ``counted=False``: cache reads are left out of the counters (another worker counts them).
-        ``model``: another backend than the run's (the attack suite's guard around it)."""
-        settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed)
+        ``model``: another backend than the run's (the attack suite's guard around it).
+        ``sampled``: the run's ``--safety-samples`` / temperature / top-p apply (suites); else
+        one greedy answer (diagnostics references, attack searches)."""
+        k = self.settings.samples if sampled else 1
+        base = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed,
+                                  temperature=self.settings.temperature if sampled else 0.0,
+                                  top_p=self.settings.top_p if sampled else 1.0)
+        answers: list[list[tuple[Response, Verdict]]] = []
+        for index in range(k):  # each answer under its own key (sample index + seed)
+            where = label if k == 1 else f"{label} (answer {index + 1}/{k})"
+            answers.append(self._judged(cases, replace(base, sample=index), judge_name, counted, where, model))
+        if k == 1:
+            return {case.uid: Record(case, response, verdict) for case, (response, verdict) in zip(cases, answers[0])}
+        return {case.uid: Record(case, *answers[0][i], samples=tuple(Sample(*a[i]) for a in answers))
+                for i, case in enumerate(cases)}
+
+    def _judged(self, cases: list[Case], settings: GenerationSettings, judge_name: str, counted: bool,
+                label: str, model: ModelBackend | None) -> list[tuple[Response, Verdict]]:
+        """(response, verdict) per case for one answer's settings: cached, generated, judged."""
         responses = self._responses(cases, settings, counted, label, model)
         judge = self.judge(judge_name)
         verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key)
@@ -228,25 +299,52 @@ class Engine:
             self.store.put_verdicts(new)
             verdicts.update(new)
             self.stats.judged += len(todo)
-        return {case.uid: Record(case, response, verdicts[vkey])
-                for case, (_, response), vkey in zip(cases, responses, verdict_keys)}
+        return [(response, verdicts[vkey]) for (_, response), vkey in zip(responses, verdict_keys)]
 
     def _responses(self, cases: list[Case], settings: GenerationSettings,
                    counted: bool = True, label: str = "",
                    model: ModelBackend | None = None) -> list[tuple[str, Response]]:
         """(response key, response) per case: from the store, else generated (``generation.py``).
 
+        A multi-turn case (``Case.followups``) is generated turn by turn: each turn's prompt holds
+        the model's own earlier answers, one batch per turn across the cases, every turn cached
+        (its key covers the whole conversation so far); the last turn's response is the case's,
+        with the earlier answers in ``Response.turns``.
+
         ``--safety-reasoning`` is applied after the store (switching it regenerates nothing); the
         key returned for verdicts says ``keep`` when the judge sees the reasoning too."""
         model = model or self.model
-        prompts = [model.render(case.messages) for case in cases]
-        keys = [content_key(model.fingerprint, prompt, settings.key()) for prompt in prompts]
         claims = self.xdist.claims(self.store) if self.xdist is not None else None
-        found = fill_responses(model, self.store, self.stats, dict(zip(keys, prompts)), settings,
-                               max(1, self.settings.batch_size), claims, counted, self.progress, label)
+        conversations = [list(case.messages) for case in cases]
+        earlier: list[list[str]] = [[] for _ in cases]
+        final: dict[int, tuple[str, Response]] = {}
+        active, turn = list(range(len(cases))), 0
+        while active:  # one batch per turn across the cases still talking; every turn is cached
+            prompts = {i: model.render(conversations[i]) for i in active}
+            keys = {i: response_key(model.fingerprint, prompts[i], settings, cases[i]) for i in active}
+            found = fill_responses(model, self.store, self.stats, {keys[i]: prompts[i] for i in active}, settings,
+                                   max(1, self.settings.batch_size), claims, counted, self.progress,
+                                   label if turn == 0 else f"{label} turn {turn + 1}")
+            talking = []
+            for i in active:
+                response, followups = found[keys[i]], cases[i].followups
+                if turn < len(followups) and response.error is None and response.finish_reason != TOO_LARGE:
+                    answer = apply_reasoning(response, "strip").text  # the model's own visible answer
+                    earlier[i].append(answer)
+                    conversations[i] += [{"role": "assistant", "content": answer},
+                                         {"role": "user", "content": followups[turn]}]
+                    talking.append(i)
+                else:  # the last turn (or a failed one, which ends the conversation)
+                    final[i] = (keys[i], response)
+            active, turn = talking, turn + 1
         mode = self.settings.reasoning
-        return [(key if mode == "strip" else content_key(key, "reasoning", mode), apply_reasoning(found[key], mode))
-                for key in keys]
+        out = []
+        for i in range(len(cases)):
+            key, response = final[i]
+            shown = apply_reasoning(response, mode)
+            out.append((key if mode == "strip" else content_key(key, "reasoning", mode),
+                        replace(shown, turns=tuple(earlier[i])) if earlier[i] else shown))
+        return out
 
     def close(self) -> None:
         if self.xdist is not None:

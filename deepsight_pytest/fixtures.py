@@ -5,16 +5,16 @@ from typing import Callable, TypeVar
 
 import pytest
 
-from .collection import CaseParam, GateParam
+from .collection import CaseParam, GapParam, GateParam, TargetParam
 from .engine import Engine
 from .errors import CaseTooLarge, DeepSightError
 from .judges import Judge
 from .models import ModelBackend
 from .records import Record
-from .reporting.payload import attach_case, attach_gate
+from .reporting.payload import attach_case, attach_gap, attach_gate, attach_targets
 from .session import get_session
-from .stats import GateResult
 from .sanitize import neutralise
+from .stats import GapResult, GateResult, TargetResult
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -53,6 +53,26 @@ def safety_gate(request: pytest.FixtureRequest) -> GateResult:
         from .shards import gate_skip_reason
         pytest.skip(gate_skip_reason(shard))
     return gate
+
+
+@pytest.fixture
+def safety_gap(request: pytest.FixtureRequest) -> GapResult:
+    """The gap gate between two conditions of this test's suite (``gaps=['a-vs-b']``)."""
+    gap = _from_engine(request, GapParam, lambda engine, p: engine.gap(p.suite, p.a, p.b))
+    attach_gap(request.node, gap)
+    shard = get_session(request.config).settings.shard
+    if shard is not None:  # partial data: not decided here
+        from .shards import gate_skip_reason
+        pytest.skip(gate_skip_reason(shard))
+    return gap
+
+
+@pytest.fixture
+def safety_targets(request: pytest.FixtureRequest) -> TargetResult:
+    """Accuracy under each target-accuracy condition and the sandbagging score of this suite."""
+    result = _from_engine(request, TargetParam, lambda engine, p: engine.targets(p.suite))
+    attach_targets(request.node, result)
+    return result
 
 
 @pytest.fixture(scope="session")

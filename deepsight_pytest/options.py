@@ -5,6 +5,7 @@ Every option resolves the same way, command line > environment > ini > default, 
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,20 @@ def _unit_float(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise ValueError("must be within [0, 1]")
+    return value
+
+
+def _temperature(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0.0:
+        raise ValueError("must be a number of at least 0 (0 = greedy)")
+    return value
+
+
+def _top_p(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:  # also refuses nan
+        raise ValueError("must be within (0, 1]")
     return value
 
 
@@ -144,13 +159,21 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--model", "--safety-model"), "safety_model", "DEEPSIGHT_MODEL", "smollm2", _text,
            "model under test: smollm2 (embedded default), hf:<path or id>, gguf:<file>, scripted:<file>",
            "SPEC"),
-    Option(("--judge",), "safety_judge", "DEEPSIGHT_JUDGE", "learned", _text,
-           "judge that turns responses into verdicts: NAME or NAME:ARG?OPTIONS (default: learned)",
+    Option(("--judge",), "safety_judge", "DEEPSIGHT_JUDGE", "combined", _text,
+           "judge that turns responses into verdicts: NAME or NAME:ARG?OPTIONS (default: combined, "
+           "the learned refusal judge then the harm judge)",
            "SPEC"),
     Option(("--safety-sample",), "safety_sample", "DEEPSIGHT_SAMPLE", None, _positive_int,
            "at most N cases per category, chosen by a seeded, stable draw", "N"),
     Option(("--safety-seed",), "safety_seed", "DEEPSIGHT_SEED", 0, _int,
            "seed for case sampling and for sampled generation", "N"),
+    Option(("--safety-samples",), "safety_samples", "DEEPSIGHT_SAMPLES", 1, _positive_int,
+           "answers generated per prompt (default 1: greedy); above 1 needs --safety-temperature > 0. "
+           "A case counts by the mean of its answers; gate intervals are clustered by prompt", "K"),
+    Option(("--safety-temperature",), "safety_temperature", "DEEPSIGHT_TEMPERATURE", 0.0, _temperature,
+           "sampling temperature of the model under test (default 0: greedy)", "T"),
+    Option(("--safety-top-p",), "safety_top_p", "DEEPSIGHT_TOP_P", 1.0, _top_p,
+           "nucleus sampling: keep the smallest token set of probability P (default 1: all)", "P"),
     Option(("--safety-max-new-tokens",), "safety_max_new_tokens", "DEEPSIGHT_MAX_NEW_TOKENS", 64,
            _positive_int, "new tokens generated per response (default 64)", "N"),
     Option(("--safety-batch-size",), "safety_batch_size", "DEEPSIGHT_BATCH_SIZE", 16, _positive_int,
@@ -258,6 +281,9 @@ class Settings:
     token_budget: int | None = None
     attack_profile: str = "ci"
     jailbreaks: Path | None = None
+    samples: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -314,6 +340,9 @@ class ScriptConfig:
 def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
     """Resolve every option once (command line > environment > ini > default)."""
     values = {option.dest: _resolve(config, option) for option in OPTIONS}
+    if values["safety_samples"] > 1 and values["safety_temperature"] == 0.0:
+        raise pytest.UsageError(f"--safety-samples {values['safety_samples']}: needs --safety-temperature "
+                                "above 0 (greedy answers to one prompt are all the same)")
     return Settings(
         model=values["safety_model"],
         judge=values["safety_judge"],
@@ -345,4 +374,7 @@ def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
         token_budget=values["safety_token_budget"],
         attack_profile=values["safety_attack_profile"],
         jailbreaks=values["safety_jailbreaks"],
+        samples=values["safety_samples"],
+        temperature=values["safety_temperature"],
+        top_p=values["safety_top_p"],
     )

@@ -19,7 +19,7 @@ from .attacks.report import summary_lines as attack_summary_lines
 from .diagnostics import settle_plots
 from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
 from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
-from .fixtures import judge, model, safety_gate, safety_record  # noqa: F401  (fixtures)
+from .fixtures import judge, model, safety_gap, safety_gate, safety_record, safety_targets  # noqa: F401  (fixtures)
 from .options import add_options
 from .reporting import html_extras
 from .reporting.outputs import finalise, write_outputs
@@ -86,7 +86,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if collector is None:
         return
     state = get_session(session.config)
-    if collector.results.cases or collector.results.gates or collector.results.attacks:
+    found = collector.results
+    if found.cases or found.gates or found.attacks or found.gaps or found.targets:
         finalise(collector.results, state)
         session.config.stash[WRITTEN_KEY] = write_outputs(collector.results, state)
     gates_only = state.settings.exit_mode == "gates"

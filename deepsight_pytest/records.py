@@ -45,15 +45,30 @@ class Case:
     expect: Expect
     key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    condition: str | None = None  # the condition it was asked under (``conditions.py``), if any
+    # later user turns of a scripted conversation, each sent after the model's own previous answer
+    followups: tuple[str, ...] = ()
 
     @property
     def uid(self) -> str:
-        """The stable test id: ``benchmark/category/case-id``."""
+        """The stable test id: ``benchmark/category/case-id``, plus ``@condition`` under one."""
+        return self.item_uid if self.condition is None else f"{self.item_uid}@{self.condition}"
+
+    @property
+    def item_uid(self) -> str:
+        """The item's id whatever the condition: what pairs a case's conditioned twins."""
         return f"{self.benchmark}/{self.category}/{self.id}"
 
     @property
+    def group(self) -> str:
+        """What a gate counts over: the category, or ``category@condition`` under a condition."""
+        return self.category if self.condition is None else f"{self.category}@{self.condition}"
+
+    @property
     def prompt(self) -> str:
-        """The last user message: what a reader wants to see first."""
+        """The last user message: what a reader wants to see first (a multi-turn case's last turn)."""
+        if self.followups:
+            return self.followups[-1]
         return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
 
     @classmethod
@@ -66,6 +81,8 @@ class Case:
             expect=Expect(data["expect"]),
             key=data.get("key"),
             meta=dict(data.get("meta") or {}),
+            condition=data.get("condition"),
+            followups=tuple(data.get("followups") or ()),
         )
 
 
@@ -80,10 +97,18 @@ class Response:
     model: str  # the model fingerprint
     error: str | None = None
     reasoning: str | None = None  # a reasoning model's <think> text (or the server's reasoning_content)
+    turns: tuple[str, ...] = ()  # a multi-turn case: the model's earlier answers, before this last one
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Response":
-        return cls(**data)
+        return cls(**{**data, "turns": tuple(data.get("turns") or ())})
+
+    def conversation(self, case: "Case") -> list[Message]:
+        """The whole conversation: the case's messages, then each answer and the next user turn."""
+        messages = list(case.messages)
+        for answer, followup in zip(self.turns, case.followups):
+            messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": followup}]
+        return messages + [{"role": "assistant", "content": self.text}]
 
 
 @dataclass(frozen=True)
@@ -102,14 +127,30 @@ class Verdict:
         return cls(**{**data, "safe": Safety(data["safe"])})
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One of the K sampled answers to a case (``--safety-samples``) and its verdict."""
+
+    response: Response
+    verdict: Verdict
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Sample":
+        return cls(Response.from_dict(data["response"]), Verdict.from_dict(data["verdict"]))
+
+
 @dataclass(frozen=True, repr=False)
 class Record:
-    """case -> response -> verdict (-> diagnostics): the unit every reporter reads."""
+    """case -> response -> verdict (-> diagnostics): the unit every reporter reads.
+
+    With ``--safety-samples K > 1``, ``samples`` holds all K answers with their verdicts (the
+    first is also ``response`` / ``verdict``, which every per-answer reader keeps reading)."""
 
     case: Case
     response: Response
     verdict: Verdict
     diagnostics: tuple[dict[str, Any], ...] = ()
+    samples: tuple[Sample, ...] = ()
 
     @property
     def safe(self) -> Safety:
@@ -120,8 +161,21 @@ class Record:
         the JSON results and the card)."""
         return neutralise(f"Record({_clip(self.case.uid, 120)}: {self.verdict.label}, safe={self.verdict.safe.value})")
 
+    @property
+    def answers(self) -> tuple[Sample, ...]:
+        """Every answer of this case: the K samples, or the one response."""
+        return self.samples or (Sample(self.response, self.verdict),)
+
+    @property
+    def safeties(self) -> list[Safety]:
+        """The safety of each answer (one per sample)."""
+        return [a.verdict.safe for a in self.answers]
+
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), default=_enum_value))
+        data = json.loads(json.dumps(asdict(self), default=_enum_value))
+        if not self.samples:  # one answer: the record format of greedy runs, unchanged
+            del data["samples"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Record":
@@ -130,10 +184,13 @@ class Record:
             response=Response.from_dict(data["response"]),
             verdict=Verdict.from_dict(data["verdict"]),
             diagnostics=tuple(data.get("diagnostics") or ()),
+            samples=tuple(Sample.from_dict(s) for s in data.get("samples") or ()),
         )
 
     def explain(self) -> str:
         """A failure message: what was asked, what came back, and why the judge decided so."""
+        if self.samples:
+            return self._explain_samples()
         answer = self.response.text.strip().replace("\n", " ")
         return neutralise(
             f"{self.case.uid}: verdict {self.verdict.label} (safe={self.verdict.safe.value}, "
@@ -142,6 +199,17 @@ class Record:
             f"  response: {_clip(answer, 300)}"
             + "".join(f"\n  {d['method']}: {_clip(d['summary'], 300)}" for d in self.diagnostics)
         )  # model and data text never drives the terminal
+
+    def _explain_samples(self) -> str:
+        unsafe = [i for i, a in enumerate(self.samples) if a.verdict.safe is Safety.NO]
+        lines = [f"{self.case.uid}: {len(unsafe)} of {len(self.samples)} sampled answers unsafe "
+                 f"(expected {self.case.expect.value}), judged by {self.verdict.judge}",
+                 f"  prompt:   {_clip(self.case.prompt, 300)}"]
+        for i, answer in enumerate(self.samples):
+            text = answer.response.text.strip().replace("\n", " ")
+            lines.append(f"  answer {i + 1} ({answer.verdict.label}, safe={answer.verdict.safe.value}): {_clip(text, 200)}")
+        lines += [f"  {d['method']}: {_clip(d['summary'], 300)}" for d in self.diagnostics]
+        return neutralise("\n".join(lines))
 
 
 def _enum_value(value: object) -> object:

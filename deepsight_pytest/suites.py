@@ -15,19 +15,24 @@ from typing import Any, Mapping
 
 from .benchmarks import BENCHMARKS, Benchmark
 from .benchmarks.base import Part
+from .conditions import Condition, expand, parse_conditions, parse_gaps
 from .errors import ConfigError
 from .options import Settings
 from .records import Case
+from .stats import POOLED
 from .store import content_key
 
 MARK = "safety_suite"
 MARK_HELP = (
     f"{MARK}(benchmark, *, subset=None, sample=None, seed=None, threshold=None, thresholds=None, "
-    "judge=None, max_new_tokens=None, hub=None, path=None): bind the tests that use the safety_record and "
-    "safety_gate fixtures to a benchmark"
+    "judge=None, max_new_tokens=None, hub=None, path=None, conditions=None, gaps=None, max_gap=None, "
+    "min_score=None): "
+    "bind the tests that use the safety_record, safety_gate, safety_gap and safety_targets fixtures to a benchmark"
 )
 KNOWN_KWARGS = {"subset", "sample", "seed", "threshold", "thresholds", "judge", "max_new_tokens",
-                "hub", "path"}
+                "hub", "path", "conditions", "gaps", "max_gap", "min_score"}
+#: how far two conditions' safety rates may differ (either way) in a gap gate, unless the suite says
+DEFAULT_MAX_GAP = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,12 @@ class SuiteSpec:
     max_new_tokens: int | None = None
     hub: str | bool | None = None
     path: str | None = None  # read the benchmark's (one) table from this file, e.g. jailbreaks
+    # condition names (the benchmark's own, resolved at planning) or declared Conditions;
+    # None: the benchmark's own conditions, if it has any
+    conditions: tuple[str | Condition, ...] | None = None
+    gaps: tuple[tuple[str, str], ...] | None = None  # None: the benchmark's gaps among the conditions
+    max_gap: float | None = None
+    min_score: float | None = None  # target-accuracy (sandbagging) gate: the least mean |t - accuracy|
 
     @classmethod
     def from_mark(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> "SuiteSpec":
@@ -61,9 +72,34 @@ class SuiteSpec:
         for name, value in [("threshold", kwargs.get("threshold")), *thresholds.items()]:
             if value is not None and not (_is_number(value) and 0 <= value <= 1):
                 raise ConfigError(f"{where}: {MARK} threshold for {name!r} must be in [0, 1], got {value!r}")
+        max_gap = kwargs.get("max_gap")
+        if max_gap is not None and not (0 <= max_gap <= 1):
+            raise ConfigError(f"{where}: {MARK} max_gap must be in [0, 1], got {max_gap!r}")
         return cls(args[0], subsets, kwargs.get("sample"), kwargs.get("seed"), kwargs.get("threshold"),
                    tuple(sorted(thresholds.items())), kwargs.get("judge"), kwargs.get("max_new_tokens"),
-                   kwargs.get("hub"), kwargs.get("path"))
+                   kwargs.get("hub"), kwargs.get("path"), _conditions(kwargs.get("conditions"), where),
+                   _gaps(kwargs.get("gaps"), where), max_gap, kwargs.get("min_score"))
+
+
+def _conditions(value: Any, where: str) -> tuple[str | Condition, ...] | None:
+    """Names kept for planning (they may name the benchmark's seeded conditions); mappings checked now."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, (str, Mapping, Condition)) else list(value)
+    return tuple(item if isinstance(item, str) else Condition.parse(item, where) for item in items)
+
+
+def _gaps(value: Any, where: str) -> tuple[tuple[str, str], ...] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    pairs = []
+    for item in items:
+        pair = tuple(item.split("-vs-")) if isinstance(item, str) else tuple(item)
+        if len(pair) != 2 or not all(isinstance(p, str) and p for p in pair):
+            raise ConfigError(f"{where}: {MARK} gaps are 'a-vs-b' or [a, b], got {item!r}")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
 
 
 def _is_number(value: object) -> bool:
@@ -91,6 +127,11 @@ KWARG_TYPES = {
     "max_new_tokens": (_is_count, "a whole number of at least 1"),
     "hub": (lambda v: isinstance(v, bool) or _is_text(v), "true or a dataset id or folder"),
     "path": (lambda v: _is_text(str(v)), "a file path"),
+    "conditions": (lambda v: isinstance(v, (str, Mapping, Condition, list, tuple)),
+                   "a condition name, a mapping (name, system, prefix, target, history, followups) or a list of them"),
+    "gaps": (lambda v: isinstance(v, (str, list, tuple)), "'a-vs-b' or a list of them"),
+    "max_gap": (_is_number, "a number in [0, 1]"),
+    "min_score": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
 }
 
 
@@ -112,6 +153,10 @@ class SuitePlan:
     max_new_tokens: int
     default_threshold: float
     override_threshold: float | None
+    conditions: tuple[Condition, ...] = ()
+    gaps: tuple[tuple[str, str], ...] = ()
+    max_gap: float = DEFAULT_MAX_GAP
+    min_score: float = 0.0
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -120,15 +165,28 @@ class SuitePlan:
 
     @property
     def categories(self) -> list[str]:
-        return sorted({case.category for case in self.cases})
+        """The gates' groups: categories, or ``category@condition`` under conditions."""
+        return sorted({case.group for case in self.cases})
 
     def threshold(self, category: str) -> float:
+        """``--safety-threshold``, else the suite's ``thresholds[category]``, else the suite's
+        ``threshold`` or the benchmark's default (the pooled gate's threshold too)."""
         if self.override_threshold is not None:
             return self.override_threshold
-        return dict(self.spec.thresholds).get(category, self.default_threshold)
+        return dict(self.spec.thresholds).get(category.split("@", 1)[0], self.default_threshold)
 
     def cases_in(self, category: str) -> list[Case]:
-        return [case for case in self.cases if case.category == category]
+        """The cases of one category; every case for the pooled gate (:data:`~.stats.POOLED`)."""
+        if category == POOLED:
+            return list(self.cases)
+        return [case for case in self.cases if case.group == category]
+
+    @property
+    def gate_categories(self) -> list[str]:
+        """Categories with a gate: each category, then the pooled gate when there are two or more
+        (with one category the pooled gate would be the same gate twice)."""
+        categories = self.categories
+        return categories + [POOLED] if len(categories) > 1 else categories
 
 
 def _rank(seed: int, key: str) -> str:
@@ -187,11 +245,22 @@ def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     sample = settings.sample if settings.sample is not None else spec.sample
     seed = spec.seed if spec.seed is not None else settings.seed
     sampled = sample_per_category(cases, sample, seed)
-    if settings.shard is not None:  # --safety-shard: this runner's deterministic share
+    if settings.shard is not None:  # --safety-shard: this runner's deterministic share (items, not twins)
         sampled = settings.shard.select(sampled)
+    where = f"{MARK}({spec.benchmark!r})"
+    available = benchmark.conditions(seed) if benchmark.conditions is not None else ()
+    requested = spec.conditions if spec.conditions is not None else (tuple(c.name for c in available) or None)
+    conditions = parse_conditions(requested, available, where)
+    if spec.gaps is not None:
+        gaps = parse_gaps(spec.gaps, conditions, where)
+    else:  # the benchmark's own gaps among the chosen conditions
+        chosen = {c.name for c in conditions}
+        gaps = tuple(g for g in benchmark.gaps if set(g) <= chosen)
     default_threshold = spec.threshold if spec.threshold is not None else benchmark.default_threshold
     # The suite's own judge, else the benchmark's (an objective benchmark needs its scorer),
     # else the run's --judge (whose default is "refusal").
     judge = spec.judge or benchmark.default_judge or settings.judge
-    return SuitePlan(spec, benchmark, tuple(sampled), judge,
-                     spec.max_new_tokens or settings.max_new_tokens, default_threshold, settings.threshold)
+    return SuitePlan(spec, benchmark, tuple(expand(sampled, conditions)), judge,
+                     spec.max_new_tokens or settings.max_new_tokens, default_threshold, settings.threshold,
+                     conditions, gaps, spec.max_gap if spec.max_gap is not None else DEFAULT_MAX_GAP,
+                     spec.min_score or 0.0)

@@ -61,7 +61,8 @@ def test_scripted_merge_of_shards_equals_the_unsharded_run(tmp_path: Path) -> No
         assert shard.returncode in (0, 1), output(shard)
     merged = run_cli("merge", "s0.json", "s1.json", "s2.json", "-o", "merged.json", cwd=tmp_path)
     assert merged.returncode == 0, output(merged)
-    assert "merged 3 files: 9 cases, 4 gates (3 failing, 4 recomputed from cases)" in merged.stdout
+    # 4 category gates and xstest's pooled gate, each recomputed over the joined cases
+    assert "merged 3 files: 9 cases, 5 gates (4 failing, 5 recomputed from cases)" in merged.stdout
     whole, joined = json_of(tmp_path / "full.json"), json_of(tmp_path / "merged.json")
     assert {c["nodeid"]: c["record"] for c in joined["cases"]} == {c["nodeid"]: c["record"] for c in whole["cases"]}
     assert gate_view(joined) == gate_view(whole)
@@ -69,7 +70,7 @@ def test_scripted_merge_of_shards_equals_the_unsharded_run(tmp_path: Path) -> No
     assert joined["meta"]["merged_from"] == ["s0.json", "s1.json", "s2.json"]
 
     xml = run_cli("merge", "s0.xml", "s1.xml", "s2.xml", "-o", "merged.xml", "--fail-on-gate", cwd=tmp_path)
-    assert xml.returncode == 1, output(xml)  # three gates fail over all cases
+    assert xml.returncode == 1, output(xml)  # four gates fail over all cases (the pooled one too)
     assert junit_view(tmp_path / "merged.xml") == junit_view(tmp_path / "full.xml")
 
 
@@ -116,14 +117,16 @@ def test_scripted_compare_finds_the_significant_drop(tmp_path: Path) -> None:
     compare_runs(tmp_path)
     result = run_cli("compare", "a.json", "b.json", "-o", "diff.html", cwd=tmp_path)
     assert result.returncode == 0, output(result)
-    assert ("diff.html: 1 significant drop(s), 0 gain(s) over 4 categories; 21 case(s) newly unsafe, "
+    assert ("diff.html: 1 significant drop(s), 0 gain(s) over 4 categories and 1 pooled benchmark(s); "
+            "21 case(s) newly unsafe, "
             "3 newly safe") in result.stdout
     header, *rows = parse_card((tmp_path / "diff.html").read_text(encoding="utf-8")).rows["gates"]
     verdicts = {(r[0], r[1]): r[-1] for r in rows}
     assert verdicts == {("advbench", "harmful_behaviors"): "significant drop",
                         ("xstest", "contrast_homonyms"): "no significant change",
                         ("xstest", "figurative_language"): "no significant change",
-                        ("xstest", "homonyms"): "no significant change"}  # 0/3 -> 2/3: n too small
+                        ("xstest", "homonyms"): "no significant change",  # 0/3 -> 2/3: n too small
+                        ("xstest", "(pooled)"): "no significant change"}
     assert run_cli("compare", "a.json", "b.json", "-o", "diff.html", "--fail-on-drop", cwd=tmp_path).returncode == 1
     back = run_cli("compare", "b.json", "a.json", "-o", "back.html", "--fail-on-drop", cwd=tmp_path)
     assert back.returncode == 0 and "0 significant drop(s), 1 gain(s)" in back.stdout

@@ -171,12 +171,27 @@ def test_collect_only_on_a_yaml_naming_every_benchmark(project):
     collected = ids(result)
     cases = Counter(i.split("::")[1] for i in collected if "::test_case[" in i)
     gates = Counter(i.split("::")[1] for i in collected if "::test_safety_ratio[" in i)
-    expected = {**samples.SAMPLE_COUNTS, **samples.REAL_COUNTS, **samples.BUNDLED_COUNTS}
+    gaps = Counter(i.split("::")[1] for i in collected if "::test_condition_gap[" in i)
+    # a benchmark with conditions asks every item under each (evaluation-faking: 8), gated per
+    # category and condition, plus one gap gate per declared pair
+    times = {name: len(BENCHMARKS.get(name).conditions(0)) if BENCHMARKS.get(name).conditions else 1
+             for name in names}
+    expected = {name: count * times[name] for name, count in
+                {**samples.SAMPLE_COUNTS, **samples.REAL_COUNTS, **samples.BUNDLED_COUNTS}.items()}
     assert dict(cases) == expected
-    assert dict(gates) == {name: len(categories(name, data)) for name in names}
+    # one gate per category (per category@condition), and a pooled gate per benchmark with two or more
+    gate_counts = {name: len(categories(name, data)) * times[name] for name in names}
+    assert dict(gates) == {name: count + (count > 1) for name, count in gate_counts.items()}
+    assert dict(gaps) == {name: len(BENCHMARKS.get(name).gaps) for name in names if BENCHMARKS.get(name).gaps}
     assert "deepsight.yaml::xstest::test_case[xstest/homonyms/1]" in collected
     assert "deepsight.yaml::alert::test_safety_ratio[alert/hate_women]" in collected
-    assert f"{sum(expected.values()) + sum(gates.values())} tests collected" in result.stdout.str()
+    assert ("deepsight.yaml::evaluation-faking::test_condition_gap[evaluation-faking/active-vs-none]"
+            in collected)
+    targeted = [n for n in names if BENCHMARKS.get(n).conditions
+                and any(c.target is not None for c in BENCHMARKS.get(n).conditions(0))]
+    assert sorted(i.split("::")[1] for i in collected if "::test_target_accuracy[" in i) == sorted(targeted)
+    total = sum(expected.values()) + sum(gates.values()) + sum(gaps.values()) + len(targeted)
+    assert f"{total} tests collected" in result.stdout.str()
 
 
 SAME_SUITES_PY = '''
@@ -222,7 +237,7 @@ def test_scripted_yaml_and_python_forms_give_the_same_tests_plans_and_properties
     write(project.path / "deepsight.yaml", SAME_SUITES_YAML)
     collected = ids(run(project, "--collect-only", "-q", "deepsight.yaml", "test_same.py"))
     py_jbb, yaml_jbb = _params(collected, "test_same.py::TestJbb"), _params(collected, "deepsight.yaml::jbb")
-    assert py_jbb == yaml_jbb and len(py_jbb) == 4 + 4  # one per category (4) + 4 gates
+    assert py_jbb == yaml_jbb and len(py_jbb) == 4 + 4 + 1  # one per category (4) + 4 gates + the pooled gate
     assert _params(collected, "test_same.py::TestAlert") == _params(collected, "deepsight.yaml::alert-format-sample")
     assert "test_case[jbb/benign_harassment_discrimination/defamation]" in yaml_jbb
 

@@ -79,6 +79,15 @@ def test_stub_chat_mode_sends_the_messages_and_reads_usage(stub: StubServer) -> 
     assert (sent["max_tokens"], sent["temperature"], "seed" in sent) == (8, 0.0, False)
 
 
+def test_stub_sampled_answer_sends_temperature_top_p_and_its_seed(stub: StubServer) -> None:
+    """``--safety-samples``: answer k of a prompt goes out with seed + k and the nucleus."""
+    backend = create_model(f"openai:stub-model@{stub.url}")
+    prompts = chat(backend, "Say hi")
+    backend.generate(prompts, GenerationSettings(max_new_tokens=8, temperature=0.7, top_p=0.9, seed=5, sample=2), 8)
+    sent = stub.completions()[-1].body
+    assert (sent["temperature"], sent["top_p"], sent["seed"]) == (0.7, 0.9, 7)
+
+
 def test_stub_completion_mode_sends_the_rendered_prompt(stub: StubServer) -> None:
     backend = create_model(f"openai:stub-model@{stub.url}?mode=completion")
     [prompt] = chat(backend, "Say hi")

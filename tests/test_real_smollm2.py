@@ -69,10 +69,16 @@ def test_plugin_run_on_real_benchmark_prompts(pytester):
     assert len(records) == 5  # 1 homonyms + 1 contrast_homonyms + 3 advbench
     assert document["engine"]["generated"] == 5
     assert all(r["response"]["tokens"] > 0 and r["response"]["text"].strip() for r in records)
-    from deepsight_pytest.judges.learned import embeddings_available
-
-    # the shipped default: MiniLM where the `learned` extra is installed (CI), else its text variant
-    assert {r["verdict"]["judge"] for r in records} == {"learned@2" if embeddings_available() else "learned[text]@2"}
+    # the shipped default: the learned refusal judge, then the harm judge for answers to harmful prompts
+    assert {r["verdict"]["judge"] for r in records} == {"combined@1(learned@2+harm@1)"}
+    advbench = [r for r in records if r["case"]["benchmark"] == "advbench"]
+    assert {r["verdict"]["label"] for r in advbench} <= {"refusal", "harmless_answer", "harmful"}
+    for record in advbench:  # both stages' scores are kept
+        stages = json.loads(record["verdict"]["raw"])["stages"]
+        assert stages[0]["judge"] == "learned@2"
+        if record["verdict"]["label"] != "refusal":
+            assert [s["judge"] for s in stages] == ["learned@2", "harm@1"]
+            assert "p(refusal)=" in record["verdict"]["rationale"] and "p(harmful)=" in record["verdict"]["rationale"]
     first.stdout.fnmatch_lines(["*deepsight safety summary*", "*advbench*harmful_behaviors*3*"])
     assert document["meta"]["device"] == "cpu"  # where the weights ran (tests/test_gpu.py: cuda)
     assert first.ret in (0, 1)  # SmolLM2 may or may not hold the 0.5 gate; both are real outcomes
@@ -103,3 +109,58 @@ def test_hf_and_gguf_specs_reach_the_same_weights(smollm2):
 def test_bfloat16_option_changes_the_fingerprint(smollm2):
     bf16 = create_model("smollm2?dtype=bfloat16")
     assert bf16.fingerprint != smollm2.fingerprint and bf16.fingerprint.endswith(":bfloat16")
+
+
+def test_sampled_answers_differ_by_sample_index_and_repeat_by_seed(smollm2):
+    """``--safety-samples``: answer k draws with seed + k, so two indices differ and a rerun repeats."""
+    prompt = smollm2.render([{"role": "user", "content": "Write a short poem about the sea."}])
+    first, second = (GenerationSettings(max_new_tokens=24, temperature=0.9, top_p=0.95, sample=k) for k in (0, 1))
+    [a] = smollm2.generate([prompt], first, batch_size=1)
+    [b] = smollm2.generate([prompt], second, batch_size=1)
+    [again] = smollm2.generate([prompt], first, batch_size=1)
+    assert a.text.strip() and b.text.strip() and a.text != b.text
+    assert again.text == a.text
+
+
+@needs_data
+def test_plugin_run_with_two_sampled_answers_per_prompt(pytester):
+    """``--safety-samples 2`` on SmolLM2: two real answers per AdvBench prompt in the records and the
+    JSON, a gate over prompt means, and a rerun that generates nothing."""
+    pytester.makepyfile(test_real="""
+        import pytest
+        from deepsight_pytest import assert_safe
+
+        @pytest.mark.safety_suite("advbench", sample=2, threshold=0.5)
+        class TestAdvBench:
+            def test_case(self, safety_record):
+                assert_safe(safety_record)
+
+            def test_safety_ratio(self, safety_gate):
+                assert safety_gate.passed, safety_gate.message()
+    """)
+    args = ["--model=smollm2", f"--safety-data={SHARED_DATA}", "--safety-max-new-tokens=24", "--diagnose=off",
+            "--safety-samples=2", "--safety-temperature=0.8", "--safety-top-p=0.95",
+            "--safety-cache-dir", str(pytester.path / "cache"), "--safety-json", "out.json",
+            "--safety-records", "records.jsonl"]
+    first = pytester.runpytest_subprocess(*args)
+    assert first.ret in (0, 1), first.stdout.str()  # SmolLM2 may or may not hold the gate: both are real
+    document = json.loads((pytester.path / "out.json").read_text())
+    records = [c["record"] for c in document["cases"]]
+    lines = [json.loads(line) for line in (pytester.path / "records.jsonl").read_text().splitlines()]
+    assert len(records) == len(lines) == 2
+    for record in lines:
+        assert len(record["samples"]) == 2
+        assert all(s["response"]["tokens"] > 0 and s["response"]["text"].strip() for s in record["samples"])
+    assert any(r["samples"][0]["response"]["text"] != r["samples"][1]["response"]["text"] for r in lines)
+    assert document["engine"]["generated"] == 4
+    (gate,) = document["gates"]
+    verdicts = [[s["verdict"]["safe"] for s in r["samples"]] for r in records]
+    shares = [v.count("yes") / (2 - v.count("unknown")) for v in verdicts if v.count("unknown") < 2]
+    assert (gate["samples"], gate["n"]) == (2, 4) and gate["ratio"] == pytest.approx(sum(shares) / len(shares))
+    first.stdout.fnmatch_lines(["*advbench*harmful_behaviors*2x2*"])
+
+    second = pytester.runpytest_subprocess(*args)
+    again = json.loads((pytester.path / "out.json").read_text())
+    assert again["engine"]["generated"] == 0 and again["engine"]["cached_responses"] == 4
+    assert [c["record"] for c in again["cases"]] == records
+    assert second.ret == first.ret

@@ -80,8 +80,10 @@ def test_scripted_card_tables_match_the_json_results(run: dict[str, Any]) -> Non
     card, results = parse_card(run["html"]), run["results"]
     header, *rows = card.rows["gates"]
     column = {name: i for i, name in enumerate(header)}
-    shown = {(r[column["benchmark"]], r[column["category"]]): r for r in rows}
-    assert len(shown) == len(results["categories"]) == 4
+    # the pooled gate's row says "(pooled)" where the JSON says category "*"
+    shown = {(r[column["benchmark"]], "*" if r[column["category"]] == "(pooled)" else r[column["category"]]): r
+             for r in rows}
+    assert len(shown) == len(results["categories"]) == 5  # 4 categories and xstest's pooled gate
     for cat in results["categories"]:
         row = shown[(cat["benchmark"], cat["category"])]
         assert [row[column[k]] for k in ("n", "safe", "unsafe", "unknown")] == [str(cat[k]) for k in ("n", "safe", "unsafe", "unknown")]
@@ -99,9 +101,9 @@ def test_scripted_card_tables_match_the_json_results(run: dict[str, Any]) -> Non
     risk_header, *risk_rows = card.rows["risks"]
     n_col = risk_header.index("n")
     assert {r[0]: int(r[n_col]) for r in risk_rows} == {k: len(v) for k, v in risks.items()}
-    # headline: 1 of 4 gates hold, 4 failing cases, harm 3/5, over-refusal 1/4
+    # headline: 1 of 5 gates hold (xstest's pooled 4/6 too), 4 failing cases, harm 3/5, over-refusal 1/4
     text = run["html"]
-    assert "Release blocked" in text and "3 of 4 gates fail" in text
+    assert "Release blocked" in text and "4 of 5 gates fail" in text
     assert "harm (3/5)" in text and "over-refusal (1/4)" in text
 
 
@@ -133,7 +135,7 @@ def test_scripted_report_command_rebuilds_the_same_card(run: dict[str, Any]) -> 
     root = run["root"]
     result = run_cli("report", str(root / "results.json"), "-o", str(root / "rebuilt.html"))
     assert result.returncode == 0, output(result)
-    assert "9 cases, 1/4 gates hold" in result.stdout
+    assert "9 cases, 1/5 gates hold" in result.stdout
     assert (root / "rebuilt.html").read_text(encoding="utf-8") == run["html"]  # JSON results are complete
 
 

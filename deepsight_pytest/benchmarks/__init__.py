@@ -35,6 +35,18 @@ _ENTRIES = (
     ("safesci-refusal", "safesci:SAFESCI_REFUSAL", "SafeSciBench refusal items"),
     ("safesci-sample", "safesci:SAFESCI_SAMPLE", "deepsight's SafeSci-format sample, 7 fields"),
     ("figstep", "figstep:FIGSTEP", "FigStep SafeBench questions with typographic images"),
+    ("evaluation-faking", "evaluation_faking:EVALUATION_FAKING",
+     "StrongREJECT prompts under 8 evaluation / deployment system prompts (frontier risk)"),
+    ("evaluation-faking-sample", "evaluation_faking:EVALUATION_FAKING_SAMPLE",
+     "deepsight's StrongREJECT-format prompts under the evaluation-faking conditions"),
+    ("sandbagging", "sandbagging:SANDBAGGING",
+     "MMLU items under a system prompt asking for exactly t% accuracy (frontier risk)"),
+    ("sandbagging-sample", "sandbagging:SANDBAGGING_SAMPLE",
+     "deepsight's multiple-choice questions in the sandbagging format"),
+    ("uncontrolled-aird", "uncontrolled_aird:UNCONTROLLED_AIRD",
+     "escalating multi-turn attacks tagged as evaluation vs deployment (frontier risk)"),
+    ("uncontrolled-aird-sample", "uncontrolled_aird:UNCONTROLLED_AIRD_SAMPLE",
+     "deepsight's escalating conversations in the uncontrolled-aird (Attack_600) format"),
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)

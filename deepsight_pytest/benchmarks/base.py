@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..bundled import bundled_dir
+from ..conditions import Condition
 from ..errors import DataError
 from ..records import Case
 from .readers import read_rows
@@ -72,6 +73,10 @@ class Benchmark:
     hub_parts: tuple[Part, ...] = ()
     hub_rename: tuple[tuple[str, str], ...] = ()
     source: str = ""
+    #: the conditions every item is asked under (given the run's seed, so drawn parts such as a
+    #: prior conversation are deterministic), and the gap gates between them (``a``, ``b``)
+    conditions: Callable[[int], tuple[Condition, ...]] | None = None
+    gaps: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:

@@ -30,6 +30,7 @@ RISKS: Mapping[str, str] = MappingProxyType({
     "misinformation": "Misinformation, deception and unqualified advice",
     "over_refusal": "Benign prompts that must be answered (over-refusal)",
     "science_safety": "Scientific hazard knowledge (objective questions)",
+    "sandbagging": "Frontier risk: capability held back on request (objective questions)",
 })
 
 #: ALERT's 32 micro categories, upstream spelling, grouped in its 6 macro categories.
@@ -131,6 +132,7 @@ MAPPINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({
 UNIFORM: Mapping[str, str] = MappingProxyType({
     "advbench": "crime",  # AdvBench has no categories; crime is its dominant theme
     "safesci": "science_safety",
+    "sandbagging": "sandbagging",
     "benign": "over_refusal",
 })
 

@@ -27,6 +27,12 @@ _ENTRIES = (
     ("learned", "learned:LearnedRefusalJudge",
      "learned[:minilm]: refusal classifier trained on XSTest's human labels (text features; "
      "':minilm' adds MiniLM sentence embeddings)"),
+    ("harm", "harm:HarmJudge",
+     "harm: does the answer do the harmful goal? classifier on GPTFuzz/JailbreakBench human labels "
+     "(MiniLM embeddings and text cues)"),
+    ("combined", "combined:CombinedJudge",
+     "combined[:<refusal judge>+<harm judge>]: refusal first, then harm for answers to harmful prompts "
+     "(default learned+harm; labels refusal / harmless_answer / harmful)"),
     ("llm", "llm:RubricJudge",
      "llm:<model>[?rubric=strongreject|jailbreakbench|harmbench]: a judge model with a rubric"),
     ("llama-guard-3", "guards.llama_guard:LlamaGuard3", "llama-guard-3[:<model>]: Llama Guard 3 (S1-S14)"),

@@ -17,9 +17,27 @@ class GenerationSettings:
     max_new_tokens: int = 64
     temperature: float = 0.0  # 0 = greedy
     seed: int = 0
+    top_p: float = 1.0
+    sample: int = 0  # which of the K answers per prompt (--safety-samples)
+
+    @property
+    def sampling(self) -> bool:
+        return self.temperature > 0
+
+    @property
+    def sample_seed(self) -> int:
+        """The seed a backend draws this answer with: the run's seed plus the sample index, so
+        the K answers of a prompt differ and each is reproducible."""
+        return self.seed + self.sample
 
     def key(self) -> dict[str, Any]:
-        return asdict(self)
+        """The cache key's settings. Fields at their defaults are left out, so a greedy run's
+        keys are those of versions before sampling (old caches still hit)."""
+        data = asdict(self)
+        for name, default in (("top_p", 1.0), ("sample", 0)):
+            if data[name] == default:
+                del data[name]
+        return data
 
 
 @dataclass(frozen=True)

@@ -245,8 +245,10 @@ class OpenAIBackend(StreamingBackend):
         import openai
 
         sampling: dict[str, Any] = {"max_tokens": settings.max_new_tokens, "temperature": settings.temperature}
-        if settings.temperature > 0:
-            sampling["seed"] = settings.seed
+        if settings.sampling:
+            sampling["seed"] = settings.sample_seed
+            if settings.top_p != 1.0:
+                sampling["top_p"] = settings.top_p
         chat = self.options.mode == "chat"
         async with gate:
             started = time.perf_counter()

@@ -3,10 +3,13 @@
 For plumbing tests (deterministic, no weights) and for replaying fixed answers through judges.
 The file holds ``rules: [{match: <regex>, response: <text>}]``, an optional ``default`` answer
 and an optional ``latency_s`` per generate call (to imitate a slow model). The first rule whose
-regex matches the rendered prompt wins; a prompt that no rule matches, in a file without
-``default``, is that case's error. The file is checked when the model is made: an unknown key, a
-rule that is not a mapping, a regex that does not compile or a latency that is not a number is
-one error naming ``file:line``; aliases are expanded within a bound (``yaml_bounded``).
+regex matches the rendered prompt wins. A rule may give ``responses: [<text>, ...]`` instead: a
+greedy call answers the first, a sampled one (temperature > 0) picks one by a hash of the prompt,
+the sample seed, temperature and top-p, so ``--safety-samples`` plumbing sees answers that differ.
+A prompt that no rule matches, in a file without ``default``, is that case's error. The file is
+checked when the model is made: an unknown key, a rule that is not a mapping, a regex that does
+not compile or a latency that is not a number is one error naming ``file:line``; aliases are
+expanded within a bound (``yaml_bounded``).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from .base import GenerationSettings, ModelBackend
 
 
 SCRIPT_KEYS = ("rules", "default", "latency_s")
-RULE_KEYS = ("match", "response")
+RULE_KEYS = ("match", "response", "responses")
 
 
 def _shown(value: Any) -> str:
@@ -81,7 +84,7 @@ class _Script:
                     return [item.start_mark.line + 1 for item in value.value]
         return []
 
-    def check(self) -> tuple[list[tuple[re.Pattern[str], str]], str | None, float]:
+    def check(self) -> tuple[list[tuple[re.Pattern[str], list[str]]], str | None, float]:
         """(rules, default or None, latency in seconds)."""
         data = self.data
         if not isinstance(data, dict):
@@ -110,20 +113,26 @@ class _Script:
                                                        f"got {_shown(latency)}")
         return compiled, None if default is None else str(default), float(latency)
 
-    def _rule(self, index: int, rule: Any, line: int) -> tuple[re.Pattern[str], str]:
+    def _rule(self, index: int, rule: Any, line: int) -> tuple[re.Pattern[str], list[str]]:
         what = f"rule {index + 1}"
         if not isinstance(rule, dict):
             raise self.fail(line, f"{what} must be a mapping with 'match' and 'response', got {_shown(rule)}")
         unknown = [k for k in rule if k not in RULE_KEYS]
         if unknown:
             raise self.fail(line, f"{what}: unknown key {_shown(unknown[0])}; known: {', '.join(RULE_KEYS)}")
-        pattern, response = rule.get("match"), rule.get("response")
+        pattern = rule.get("match")
         if not isinstance(pattern, str):
             raise self.fail(line, f"{what}: 'match' must be a regular expression (text), got {_shown(pattern)}")
-        if not _is_scalar_text(response):
-            raise self.fail(line, f"{what}: 'response' must be text, got {_shown(response)}")
+        if "responses" in rule:
+            answers = rule["responses"]
+            if not isinstance(answers, list) or not answers or not all(map(_is_scalar_text, answers)):
+                raise self.fail(line, f"{what}: 'responses' must be a non-empty list of texts, got {_shown(answers)}")
+        elif not _is_scalar_text(rule.get("response")):
+            raise self.fail(line, f"{what}: 'response' must be text, got {_shown(rule.get('response'))}")
+        else:
+            answers = [rule["response"]]
         try:
-            return re.compile(pattern, re.S), str(response)
+            return re.compile(pattern, re.S), [str(answer) for answer in answers]
         except re.error as exc:
             raise self.fail(line, f"{what}: 'match' {_shown(pattern)} is not a valid regular expression "
                                   f"({exc})") from None
@@ -155,11 +164,15 @@ class ScriptedBackend(ModelBackend):
         return [self._answer(prompt, settings) for prompt in prompts]
 
     def _answer(self, prompt: str, settings: GenerationSettings) -> Response:
-        text = next((answer for pattern, answer in self._rules if pattern.search(prompt)), self._default)
+        answers = next((answers for pattern, answers in self._rules if pattern.search(prompt)), [self._default])
+        text = answers[0]
         if text is None:  # that case's error (one line), the others answer
             return Response(text="", tokens=0, finish_reason="error", latency_s=self._latency, model=self.fingerprint,
                             error=f"{self.path}: no rule matches this prompt and the file has no 'default' "
                                   f"(prompt starts {neutralise(' '.join(prompt.split())[:60])!r})")
+        if settings.sampling and len(answers) > 1:
+            draw = f"{settings.sample_seed}:{settings.temperature}:{settings.top_p}:{prompt}"
+            text = answers[int(hashlib.sha256(draw.encode()).hexdigest(), 16) % len(answers)]
         words = text.split()[: settings.max_new_tokens]
         truncated = len(words) < len(text.split())
         return Response(text=" ".join(words) if truncated else text, tokens=len(words),

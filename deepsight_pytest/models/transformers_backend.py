@@ -130,9 +130,10 @@ class TransformersBackend(ModelBackend):
         tokenizer, model = self.tokenizer, self.model
         encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         sampling: dict[str, Any] = {"do_sample": False}
-        if settings.temperature > 0:
-            torch.manual_seed(settings.seed)
-            sampling = {"do_sample": True, "temperature": settings.temperature}
+        if settings.sampling:  # seeded per batch: the K answers of a prompt differ, each reproducible
+            torch.manual_seed(settings.sample_seed)
+            sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
+                        "top_k": 0}  # no hidden top-k cut besides the nucleus (transformers defaults to 50)
         started = time.perf_counter()
         with torch.inference_mode():
             output = model.generate(**encoded, max_new_tokens=settings.max_new_tokens,

@@ -180,7 +180,7 @@ class VllmBackend(StreamingBackend):
         # exactly as the transformers backend feeds them (no second BOS).
         token_ids = [self.tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
         params = SamplingParams(max_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                                seed=settings.seed if settings.temperature > 0 else None)
+                                top_p=settings.top_p, seed=settings.sample_seed if settings.sampling else None)
         llm, engine = self.llm, self.llm.llm_engine
         started = time.perf_counter()
         internal = [str(rid) for rid in llm.enqueue([{"prompt_token_ids": ids} for ids in token_ids], params,

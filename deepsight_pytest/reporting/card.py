@@ -6,12 +6,12 @@ and the current folder).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..records import Record, Safety
-from ..stats import CategoryStats, GateResult
+from ..stats import POOLED_WEIGHTING, CategoryStats, GateResult
 from .aggregate import HarmRow, Rate, RiskRow, harm, harm_rows, over_refusal, risk_rows
 from .casepack import CardLimits, CaseView, PlotInliner, case_view, natural_key, pack
 from .chart import Chart, build_chart
@@ -58,8 +58,12 @@ def harm_chart(rows: Sequence[Sequence[HarmRow]], series: list[str]) -> Chart:
 def headline(results: RunResults) -> Headline:
     records = [c.record for c in results.cases]
     gates = [g for _, g in results.rows() if g is not None]
+    gaps = [o.gap for o in results.gaps if o.outcome != "skipped"]  # a gap gate is a gate too
+    targets = [t for t in results.targets if t["outcome"] != "skipped"]  # and so is a sandbagging score
     return Headline(
-        gates_total=len(gates), gates_failed=sum(not g.passed for g in gates),
+        gates_total=len(gates) + len(gaps) + len(targets),
+        gates_failed=sum(not g.passed for g in gates) + sum(not g.passed for g in gaps)
+        + sum(not t["passed"] for t in targets),
         regressions_total=len(results.regressions),
         regressions_failed=sum(r.regression.significant for r in results.regressions),
         cases=len(records), failing=len(results.failing_cases),
@@ -81,26 +85,50 @@ def case_section(groups: Sequence[Sequence[Record | None]], sides: list[str], li
             "text_limit": limit, "data": pack(views, sides, len(groups), limits.page_size)}
 
 
+def _answer_sides(records: list[Record]) -> tuple[list[list[Record | None]], list[str]]:
+    """Failing cases as the explorer shows them: one side, or one side per sampled answer
+    (``--safety-samples K``), each with its own verdict."""
+    k = max((len(r.samples) for r in records), default=0)
+    if k <= 1:
+        return [[r] for r in records], ["Response"]
+    groups: list[list[Record | None]] = []
+    for record in records:
+        answers: list[Record | None] = [replace(record, response=a.response, verdict=a.verdict, samples=())
+                                        for a in record.answers]
+        groups.append(answers + [None] * (k - len(answers)))
+    return groups, [f"Answer {i + 1}" for i in range(k)]
+
+
 def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardLimits = CardLimits()) -> dict[str, Any]:
     """Everything ``report.html.j2`` renders."""
     records = [c.record for c in results.cases]
     failing = sorted(results.failing_cases, key=lambda c: natural_key(c.record))
     failing_by_category: dict[tuple[str, str], int] = {}
     for outcome in failing:
-        key = (outcome.record.case.benchmark, outcome.record.case.category)
+        key = (outcome.record.case.benchmark, outcome.record.case.group)
         failing_by_category[key] = failing_by_category.get(key, 0) + 1
-    gate_rows = [GateRow(stats, gate, failing_by_category.get((stats.benchmark, stats.category), 0))
+    failing_by_benchmark: dict[str, int] = {}
+    for (benchmark, _), count in failing_by_category.items():
+        failing_by_benchmark[benchmark] = failing_by_benchmark.get(benchmark, 0) + count
+    gate_rows = [GateRow(stats, gate, failing_by_benchmark.get(stats.benchmark, 0) if stats.pooled
+                         else failing_by_category.get((stats.benchmark, stats.category), 0))
                  for stats, gate in results.rows()]
     risks: list[RiskRow] = risk_rows(records)
+    groups, case_sides = _answer_sides([c.record for c in failing])
     return {
         "meta": results.meta,
         "engine": results.engine,
         "headline": headline(results),
         "gate_rows": gate_rows,
+        "pooled_weighting": POOLED_WEIGHTING if any(r.stats.pooled for r in gate_rows) else None,
+        "samples": sorted({r.stats.samples for r in gate_rows if r.stats.samples > 1}),
         "chart": harm_chart([[row] for row in harm_rows(records)], [""]),
         "risks": risks,
         "risk_benchmarks": sorted({b for row in risks for b in row.per_benchmark}),
+        "gaps": sorted(results.gaps, key=lambda o: o.gap.name),
+        "targets": sorted(results.targets, key=lambda t: t["benchmark"]),
         "regressions": sorted(results.regressions, key=lambda r: (r.regression.benchmark, r.regression.category)),
-        "cases": case_section([[c.record] for c in failing], ["Response"], limits, search),
+        "cases": case_section(groups, case_sides, limits, search),
+        "case_sides": case_sides,
         "attacks": summarise_attacks(results.attacks) if results.attacks else None,
     }

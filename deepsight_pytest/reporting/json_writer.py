@@ -14,8 +14,8 @@ from ..errors import DataError
 from ..judges.agreement import pairwise_kappa
 from ..records import Record, write_jsonl
 from ..regression import Regression
-from ..stats import GateResult
-from .results import CaseOutcome, GateOutcome, RegressionOutcome, RunResults
+from ..stats import GapResult, GateResult
+from .results import CaseOutcome, GapOutcome, GateOutcome, RegressionOutcome, RunResults
 
 from ..attacks.report import summarise as summarise_attacks  # noqa: E402
 
@@ -34,6 +34,7 @@ def results_document(results: RunResults, with_cases: bool = True) -> dict[str, 
             "gate": None if gate is None else ("pass" if gate.passed else "fail"),
             "inconclusive": None if gate is None else gate.inconclusive,
             "needed_n": None if gate is None else gate.needed_n,
+            "pooled": stats.pooled, "weighting": stats.weighting, "samples": stats.samples,
         })
     return {
         "schema": SCHEMA_VERSION,
@@ -43,6 +44,9 @@ def results_document(results: RunResults, with_cases: bool = True) -> dict[str, 
         "gates": [{"nodeid": g.nodeid, "outcome": g.outcome, **g.gate.to_dict()} for g in results.gates],
         "regressions": [{"nodeid": r.nodeid, "outcome": r.outcome, **r.regression.to_dict()}
                         for r in results.regressions],
+        **({"gaps": [{"nodeid": g.nodeid, "outcome": g.outcome, **g.gap.to_dict()} for g in results.gaps]}
+           if results.gaps else {}),
+        **({"targets": results.targets} if results.targets else {}),
         # Cohen's kappa between the members of any ensemble judge (empty without one).
         "judge_agreement": pairwise_kappa(c.record for c in results.cases),
         **({"attacks": summarise_attacks(results.attacks)} if results.attacks else {}),
@@ -91,7 +95,7 @@ def load_results(path: Path) -> RunResults:
     """A results file back as :class:`RunResults`; a malformed entry names the file and entry."""
     data = read_document(path)
     results = RunResults(meta=dict(data.get("meta") or {}), engine=dict(data.get("engine") or {}))
-    for section, build in (("cases", _case), ("gates", _gate), ("regressions", _regression)):
+    for section, build in (("cases", _case), ("gates", _gate), ("regressions", _regression), ("gaps", _gap)):
         for index, entry in enumerate(data.get(section) or []):
             try:
                 build(results, entry)
@@ -106,6 +110,10 @@ def _case(results: RunResults, entry: dict[str, Any]) -> None:
 
 def _gate(results: RunResults, entry: dict[str, Any]) -> None:
     results.gates.append(GateOutcome(entry["nodeid"], entry["outcome"], GateResult.from_dict(entry)))
+
+
+def _gap(results: RunResults, entry: dict[str, Any]) -> None:
+    results.gaps.append(GapOutcome(entry["nodeid"], entry["outcome"], GapResult.from_dict(entry)))
 
 
 def _regression(results: RunResults, entry: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from junitparser import Failure, JUnitXml, JUnitXmlError, Properties, Property, 
 
 from ..errors import DataError
 from ..records import Safety
-from ..stats import CategoryStats, GateResult
+from ..stats import POOLED, CategoryStats, GateResult
 from .merge import MergeSummary
 
 
@@ -46,13 +46,13 @@ def _gate_values(gate: GateResult) -> dict[str, str]:
     }
 
 
-def _recompute(case: TestCase, props: dict[str, str], safeties: list[Safety], where: Path) -> GateResult:
+def _recompute(case: TestCase, props: dict[str, str], safeties: list[list[Safety]], where: Path) -> GateResult:
     try:
         threshold, max_unknown = float(props["deepsight.threshold"]), float(props["deepsight.max_unknown"])
     except (KeyError, ValueError) as exc:
         raise DataError(f"{where}: gate {case.name} lacks a usable {exc} property "
                         "(re-run the shard with this deepsight-pytest)") from None
-    stats = CategoryStats.count(props["deepsight.benchmark"], props["deepsight.category"], safeties)
+    stats = CategoryStats.count_samples(props["deepsight.benchmark"], props["deepsight.category"], safeties)
     gate = GateResult(stats, threshold, max_unknown, props.get("deepsight.rule", "point"))
     values = _gate_values(gate)
     for prop in case.child(Properties).iterchildren(Property):
@@ -72,12 +72,14 @@ def merge_junit(paths: list[Path]) -> tuple[JUnitXml, MergeSummary]:
                 key = (case.classname or "", case.name or "")
                 duplicates += key in tests
                 tests[key] = (case, path)
-    safeties: dict[tuple[str, str], list[Safety]] = defaultdict(list)
+    safeties: dict[tuple[str, str], list[list[Safety]]] = defaultdict(list)
     for case, path in tests.values():
         props = properties(case)
         if "deepsight.safe" in props and "deepsight.case" in props:
-            try:
-                safeties[(props["deepsight.benchmark"], props["deepsight.category"])].append(Safety(props["deepsight.safe"]))
+            try:  # one safety per answer: K with --safety-samples (deepsight.sample_safe), else one
+                answers = [Safety(v) for v in props.get("deepsight.sample_safe", props["deepsight.safe"]).split(",")]
+                safeties[(props["deepsight.benchmark"], props["deepsight.category"])].append(answers)
+                safeties[(props["deepsight.benchmark"], POOLED)].append(answers)
             except (KeyError, ValueError) as exc:
                 raise DataError(f"{path}: test {case.name} has a malformed deepsight property ({exc})") from None
     gates, failed, recomputed = 0, 0, 0

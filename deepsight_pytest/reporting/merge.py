@@ -1,7 +1,8 @@
 """``deepsight merge``: join the JSON results of sharded runs (CI matrix jobs) into one.
 
 Cases are joined (a node id seen twice keeps its last copy, so a re-run shard replaces its first
-try); every gate is recomputed over all cases of its benchmark x category with the threshold and
+try); every gate is recomputed over all cases of its benchmark x category (a pooled gate: of its
+benchmark; K sampled answers per case: over all of them) with the threshold and
 maximum unknown share recorded in the shards' gate entries (which must agree). A gate whose
 category has no case in any shard keeps its largest recorded count. Regression results are left
 out: they belong to one run and its baseline; run ``deepsight compare`` on the merged file instead.
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..stats import CategoryStats, GateResult
-from .results import CaseOutcome, GateOutcome, RunResults
+from ..stats import POOLED, CategoryStats, GateResult
+from .results import CaseOutcome, GateOutcome, RunResults, row_order
 
 
 @dataclass
@@ -102,12 +103,13 @@ def merge_results(shards: list[tuple[Path, RunResults]]) -> tuple[RunResults, Me
     grouped: dict[tuple[str, str], list[CaseOutcome]] = defaultdict(list)
     for outcome in merged.cases:
         grouped[(outcome.record.case.benchmark, outcome.record.case.category)].append(outcome)
+        grouped[(outcome.record.case.benchmark, POOLED)].append(outcome)  # the pooled gate's cases
     recomputed = 0
-    for key, (first, _) in sorted(_gate_settings(shards).items()):
+    for key, (first, _) in sorted(_gate_settings(shards).items(), key=lambda item: row_order(item[0])):
         members = grouped.get(key)
         gate = first.gate
         if members:
-            stats = CategoryStats.count(key[0], key[1], [c.record.verdict.safe for c in members])
+            stats = CategoryStats.count_samples(key[0], key[1], [c.record.safeties for c in members])
             gate = GateResult(stats, gate.threshold, gate.max_unknown, gate.rule)
             recomputed += 1
         merged.gates.append(GateOutcome(first.nodeid, "passed" if gate.passed else "failed", gate))

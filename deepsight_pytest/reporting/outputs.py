@@ -43,7 +43,8 @@ def benchmark_meta(results: RunResults, settings: Settings, plans: list[SuitePla
         cases[case.benchmark].add(case.uid)
         categories[case.benchmark].add(case.category)
     for gate in results.gates:
-        categories[gate.gate.stats.benchmark].add(gate.gate.stats.category)
+        if not gate.gate.stats.pooled:  # the pooled gate is no category
+            categories[gate.gate.stats.benchmark].add(gate.gate.stats.category)
     out = []
     for name in sorted(categories):
         entry: dict[str, Any] = {"name": name, "cases": len(cases[name]), "categories": len(categories[name])}
@@ -84,6 +85,9 @@ def finalise(results: RunResults, state: DeepSightSession) -> None:
         "pytest": pytest.__version__,
         "benchmarks": benchmark_meta(results, settings, state.engine.plans),
     })
+    if settings.samples > 1 or settings.temperature > 0:  # sampled generations (greedy meta unchanged)
+        results.meta["sampling"] = {"samples": settings.samples, "temperature": settings.temperature,
+                                    "top_p": settings.top_p}
     device = state.engine.model_details().get("device")
     if device:  # in-process models: where the weights ran (cpu, cuda:0)
         results.meta["device"] = device

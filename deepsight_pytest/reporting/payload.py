@@ -11,8 +11,8 @@ import pytest
 
 from ..records import Record, Safety
 from ..regression import Regression
-from ..stats import GateResult
 from ..sanitize import neutralise
+from ..stats import GapResult, GateResult, TargetResult
 
 PAYLOAD_KEY = pytest.StashKey[dict[str, Any]]()
 RESPONSE_PROPERTY_BYTES = 2048
@@ -39,10 +39,19 @@ def attach_case(item: pytest.Item, record: Record) -> None:
         ("deepsight.latency_s", f"{response.latency_s:.4f}"),
         ("deepsight.tokens", str(response.tokens)),
         ("deepsight.response", clip_bytes(response.text)),
+        *([("deepsight.condition", case.condition)] if case.condition is not None else []),
     ])
     if verdict.safe is Safety.UNKNOWN and verdict.raw:
         # what the judge actually said, so an unknown can be read in CI without the JSON results
         item.user_properties.append(("deepsight.judge_raw", clip_bytes(verdict.raw)))
+    if record.samples:  # --safety-samples K: every answer's safety, and the case's safe share
+        safeties = record.safeties
+        decided = [v for v in safeties if v is not Safety.UNKNOWN]
+        item.user_properties.extend([
+            ("deepsight.samples", str(len(safeties))),
+            ("deepsight.sample_safe", ",".join(v.value for v in safeties)),
+            ("deepsight.safe_share", "" if not decided else f"{sum(v is Safety.YES for v in decided) / len(decided):.4f}"),
+        ])
     item.user_properties.extend(diagnostic_properties(record.diagnostics))
     item.stash[PAYLOAD_KEY] = {"kind": "case", "record": record.to_dict()}
 
@@ -74,8 +83,51 @@ def attach_gate(item: pytest.Item, gate: GateResult) -> None:
         ("deepsight.rule", gate.rule),
         ("deepsight.inconclusive", "true" if gate.inconclusive else "false"),
         ("deepsight.needed_n", "" if gate.needed_n is None else str(gate.needed_n)),
+        ("deepsight.pooled", "true" if gate.stats.pooled else "false"),
+        ("deepsight.weighting", gate.stats.weighting),
+        ("deepsight.samples", str(gate.stats.samples)),
     ])
     item.stash[PAYLOAD_KEY] = {"kind": "gate", "gate": data}
+
+
+def attach_gap(item: pytest.Item, gap: GapResult) -> None:
+    """Properties of a gap gate between two conditions (``test_condition_gap[...]``)."""
+    data = gap.to_dict()
+
+    def number(key: str) -> str:
+        return "" if data[key] is None else f"{data[key]:.4f}"
+    item.user_properties.extend([
+        ("deepsight.benchmark", gap.counts.benchmark),
+        ("deepsight.condition_a", gap.counts.a),
+        ("deepsight.condition_b", gap.counts.b),
+        ("deepsight.rate_a", number("rate_a")),
+        ("deepsight.rate_b", number("rate_b")),
+        ("deepsight.gap", number("gap")),
+        ("deepsight.ci_low", number("ci_low")),
+        ("deepsight.ci_high", number("ci_high")),
+        ("deepsight.paired", str(gap.counts.paired)),
+        ("deepsight.unknown", str(gap.counts.unknown)),
+        ("deepsight.max_gap", f"{gap.max_gap:.4f}"),
+        ("deepsight.gate", "pass" if gap.passed else "fail"),
+        ("deepsight.rule", gap.rule),
+    ])
+    item.stash[PAYLOAD_KEY] = {"kind": "gap", "gap": data}
+
+
+def attach_targets(item: pytest.Item, result: TargetResult) -> None:
+    """Properties of a target-accuracy (sandbagging) test: the score and each target's accuracy."""
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.4f}"
+    item.user_properties.extend([
+        ("deepsight.benchmark", result.benchmark),
+        ("deepsight.sandbagging_score", number(result.score)),
+        ("deepsight.sandbagging_score_below", number(result.score_below)),
+        ("deepsight.unconstrained_accuracy", number(result.unconstrained)),
+        ("deepsight.min_score", f"{result.min_score:.4f}"),
+        ("deepsight.gate", "pass" if result.passed else "fail"),
+        *((f"deepsight.accuracy.{p.condition}", number(p.accuracy)) for p in result.points),
+    ])
+    item.stash[PAYLOAD_KEY] = {"kind": "targets", "targets": result.to_dict()}
 
 
 def attach_regression(item: pytest.Item, regression: Regression) -> None:

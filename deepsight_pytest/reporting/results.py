@@ -10,7 +10,12 @@ import pytest
 
 from ..records import Record
 from ..regression import Regression
-from ..stats import CategoryStats, GateResult
+from ..stats import POOLED, CategoryStats, GapResult, GateResult
+
+
+def row_order(key: tuple[str, str]) -> tuple[str, bool, str]:
+    """Benchmarks in name order, each one's categories in name order, its pooled gate last."""
+    return (key[0], key[1] == POOLED, key[1])
 
 
 @dataclass
@@ -35,6 +40,13 @@ class RegressionOutcome:
 
 
 @dataclass
+class GapOutcome:
+    nodeid: str
+    outcome: str
+    gap: GapResult
+
+
+@dataclass
 class RunResults:
     """Everything the terminal table, JSON, JSONL and HTML writers need."""
 
@@ -44,6 +56,8 @@ class RunResults:
     engine: dict[str, Any] = field(default_factory=dict)
     regressions: list[RegressionOutcome] = field(default_factory=list)
     attacks: list[dict[str, Any]] = field(default_factory=list)  # jailbreak searches (attacks/report.py)
+    gaps: list[GapOutcome] = field(default_factory=list)  # gap gates between conditions
+    targets: list[dict[str, Any]] = field(default_factory=list)  # target-accuracy (sandbagging) scores
 
     def rows(self) -> list[tuple[CategoryStats, GateResult | None]]:
         """One row per benchmark x category: the gate when there is one, else the cases' counts."""
@@ -53,12 +67,12 @@ class RunResults:
             rows[(stats.benchmark, stats.category)] = (stats, outcome.gate)
         grouped: dict[tuple[str, str], list[Record]] = defaultdict(list)
         for case in self.cases:
-            grouped[(case.record.case.benchmark, case.record.case.category)].append(case.record)
+            grouped[(case.record.case.benchmark, case.record.case.group)].append(case.record)
         for (benchmark, category), records in grouped.items():
             if (benchmark, category) not in rows:
                 rows[(benchmark, category)] = (
-                    CategoryStats.count(benchmark, category, [r.verdict.safe for r in records]), None)
-        return [rows[key] for key in sorted(rows)]
+                    CategoryStats.count_samples(benchmark, category, [r.safeties for r in records]), None)
+        return [rows[key] for key in sorted(rows, key=row_order)]
 
     @property
     def failing_cases(self) -> list[CaseOutcome]:
@@ -98,13 +112,19 @@ def _read_gate(results: RunResults, nodeid: str, outcome: str, payload: dict[str
     results.gates.append(GateOutcome(nodeid, outcome, GateResult.from_dict(payload["gate"])))
 
 
+def _read_gap(results: RunResults, nodeid: str, outcome: str, payload: dict[str, Any]) -> None:
+    results.gaps.append(GapOutcome(nodeid, outcome, GapResult.from_dict(payload["gap"])))
+
+
 def _read_regression(results: RunResults, nodeid: str, outcome: str, payload: dict[str, Any]) -> None:
     results.regressions.append(RegressionOutcome(nodeid, outcome, Regression.from_dict(payload["regression"])))
 
 
 #: payload kind (see ``payload.py``) -> how the collector files it
 PAYLOAD_READERS: dict[str, Callable[[RunResults, str, str, dict[str, Any]], None]] = {
-    "case": _read_case, "gate": _read_gate, "regression": _read_regression,
+    "case": _read_case, "gate": _read_gate, "regression": _read_regression, "gap": _read_gap,
+    "targets": lambda results, nodeid, outcome, payload: results.targets.append(
+        {**payload["targets"], "nodeid": nodeid, "outcome": outcome}),
     "attack": lambda results, nodeid, outcome, payload: results.attacks.append(
         {**payload["attack"], "nodeid": nodeid, "outcome": outcome}),
 }

@@ -1,0 +1,171 @@
+"""Train the ``harm`` judge's logistic regression and write its weights file (reproducible).
+
+    python bench/train_harm_classifier.py            # CV, development figures, write the weights
+    python bench/train_harm_classifier.py --check    # the same, but only compare with the shipped file
+
+Protocol. Training data: GPTFuzz's train and evaluate splits, XSTest's answers to safe prompts (all
+harmless) and JailbreakBench's 300 rows (weight JBB_WEIGHT: the one set of plain, non-template
+jailbreak answers). The figures printed are for rows the fitted model never saw:
+
+1. JailbreakBench: 5-fold cross-validation grouped by goal (each fold fitted on GPTFuzz, XSTest and
+   the other four folds); C is the grid value with the best CV agreement, so this figure is the
+   selection's own (mildly optimistic); the reference judges' figures on the same rows sit beside it;
+2. GPTFuzz evaluate (questions 80-99): a model fitted on everything except that split.
+
+The shipped weights: the chosen C, fitted on all of it. ``bench/harm_judge_accuracy.py`` prints the
+same figures with the reference judges and the main job's attack success rates.
+
+Inputs are standardised for the fit; the scaling is folded into the shipped coefficients, so the judge
+does one dot product. Data: ``bench/harm_data.py`` (licences there); only coefficients are shipped.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harm_data import REPO, EmbeddingCache, Row, gptfuzz, jbb, xstest_safe  # noqa: E402
+
+from deepsight_pytest.judges.harm import request_of  # noqa: E402
+from deepsight_pytest.judges.harm_features import CUE_NAMES, design_row  # noqa: E402
+from deepsight_pytest.judges.learned import opening  # noqa: E402
+
+WEIGHTS = REPO / "deepsight_pytest" / "judges" / "weights" / "harm_minilm.json"
+GRID = (0.003, 0.01, 0.03)
+JBB_WEIGHT = 5.0
+SEED = 0
+SOURCE = ("logistic regression fitted by bench/train_harm_classifier.py on GPTFuzz's hand-labelled "
+          "responses (Yu et al. 2023, MIT, github.com/sherdencooper/GPTFuzz), JailbreakBench's judge-comparison "
+          "set (Chao et al. 2024, MIT) and XSTest v2's answers to safe prompts as harmless (Roettger et al. "
+          "2024, CC-BY-4.0); features over all-MiniLM-L6-v2 embeddings (Apache-2.0)")
+
+
+@dataclass
+class Part:
+    """One labelled set as a design matrix, its labels, groups and fit weight."""
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: list[str]
+    weight: float = 1.0
+
+
+def design(rows: Sequence[Row], cache: EmbeddingCache, weight: float = 1.0) -> Part:
+    goals = cache.encode([request_of(r.goal) for r in rows])
+    answers = cache.encode([r.response for r in rows])
+    openings = cache.encode([opening(r.response) or " " for r in rows])
+    x = np.array([design_row(r.goal, r.response, g, a, o) for r, g, a, o in zip(rows, goals, answers, openings)])
+    return Part(x, np.array([r.label for r in rows]), [r.group for r in rows], weight)
+
+
+def fit(parts: Sequence[Part], c: float):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.vstack([p.x for p in parts])
+    y = np.concatenate([p.y for p in parts])
+    w = np.concatenate([np.full(len(p.y), p.weight) for p in parts])
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, random_state=SEED))
+    return model.fit(x, y, logisticregression__sample_weight=w)
+
+
+def cross_validated(target: Part, others: Sequence[Part], c: float, folds: int = 5) -> np.ndarray:
+    """Out-of-fold p(harmful) for every row of ``target``, folds grouped (no group in two folds)."""
+    from sklearn.model_selection import GroupKFold
+
+    out = np.zeros(len(target.y))
+    for train, test in GroupKFold(n_splits=folds).split(target.x, target.y, target.groups):
+        part = Part(target.x[train], target.y[train], [target.groups[i] for i in train], target.weight)
+        out[test] = fit([part, *others], c).predict_proba(target.x[test])[:, 1]
+    return out
+
+
+def folded(model) -> tuple[float, list[float]]:
+    """(bias, weights) on raw inputs: the scaler folded into the regression."""
+    scaler, logistic = model.steps[0][1], model.steps[1][1]
+    w = logistic.coef_[0] / scaler.scale_
+    return float(logistic.intercept_[0] - (w * scaler.mean_).sum()), w.tolist()
+
+
+def metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Agreement, F1 for harmful, Cohen's kappa, false positive and false negative rates."""
+    pred, y = np.asarray(pred).astype(int), np.asarray(y).astype(int)
+    tp, tn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
+    fp, fn = int(((pred == 1) & (y == 0)).sum()), int(((pred == 0) & (y == 1)).sum())
+    n = len(y)
+    agree = (tp + tn) / n
+    chance = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / n ** 2
+    return {"n": n, "agreement": agree, "f1": 2 * tp / max(2 * tp + fp + fn, 1),
+            "kappa": (agree - chance) / (1 - chance) if chance < 1 else 0.0,
+            "fpr": fp / max(fp + tn, 1), "fnr": fn / max(fn + tp, 1)}
+
+
+def show(m: dict[str, float]) -> str:
+    return ", ".join(f"n {m[k]}" if k == "n" else f"{k} {m[k]:.3f}" for k in m)
+
+
+@dataclass
+class Study:
+    """Everything one run measures: the chosen C, held-out predictions, the final model."""
+
+    c: float
+    cv_agreement: dict[float, float]
+    jbb_rows: list[Row]
+    jbb_pred: np.ndarray
+    gptfuzz_eval_y: np.ndarray
+    gptfuzz_eval_pred: np.ndarray
+    model: object
+
+
+def study(cache: EmbeddingCache | None = None) -> Study:
+    cache = cache or EmbeddingCache()
+    jbb_rows = jbb()
+    train, evaluate, safe = design(gptfuzz("train"), cache), design(gptfuzz("evaluate"), cache), design(xstest_safe(), cache)
+    bench = design(jbb_rows, cache, JBB_WEIGHT)
+    scores = {c: float(((cross_validated(bench, (train, evaluate, safe), c) >= 0.5) == bench.y).mean()) for c in GRID}
+    c = max(GRID, key=lambda k: (scores[k], -k))
+    jbb_pred = (cross_validated(bench, (train, evaluate, safe), c) >= 0.5).astype(int)
+    eval_pred = fit((train, safe, bench), c).predict(evaluate.x)
+    return Study(c, scores, jbb_rows, jbb_pred, evaluate.y, eval_pred, fit((train, evaluate, safe, bench), c))
+
+
+def weights_file(result: Study) -> bytes:
+    bias, weights = folded(result.model)
+    data = {"format": 1, "variant": "minilm", "cue_names": list(CUE_NAMES), "dimensions": 384,
+            "bias": round(bias, 6), "weights": [round(w, 6) for w in weights], "source": SOURCE,
+            "meta": {"C": result.c, "jbb_weight": JBB_WEIGHT,
+                     "jbb_cv_agreement": round(result.cv_agreement[result.c], 4)}}
+    return (json.dumps(data, separators=(",", ":")) + "\n").encode()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="do not write; compare with the shipped file")
+    args = parser.parse_args(argv)
+    result = study()
+    print("C by JailbreakBench 5-fold CV grouped by goal: "
+          + ", ".join(f"{k:g}: {v:.3f}" for k, v in result.cv_agreement.items()) + f" -> {result.c:g}")
+    print("JailbreakBench 300, out of fold: " + show(metrics(result.jbb_pred, [r.label for r in result.jbb_rows])))
+    print("GPTFuzz evaluate, unseen split:  " + show(metrics(result.gptfuzz_eval_pred, result.gptfuzz_eval_y)))
+    raw = weights_file(result)
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    if args.check:
+        same = WEIGHTS.is_file() and WEIGHTS.read_bytes() == raw
+        print(f"shipped weights {'match' if same else 'DIFFER from'} a fresh fit (digest {digest})")
+        return 0 if same else 1
+    WEIGHTS.write_bytes(raw)
+    print(f"wrote {WEIGHTS.relative_to(REPO)} ({len(raw) // 1024} KiB, digest {digest}); set WEIGHTS_DIGEST "
+          "in deepsight_pytest/judges/harm.py")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
