@@ -15,6 +15,7 @@ from .errors import DeepSightError
 from .session import get_session
 from .stats import POOLED
 from .suites import MARK, SuiteSpec
+from .sanitize import neutralise
 
 CASE_FIXTURE = "safety_record"
 GATE_FIXTURE = "safety_gate"
@@ -62,7 +63,7 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         plan = get_session(metafunc.config).engine.plan(SuiteSpec.from_mark(mark.args, mark.kwargs, where))
     except DeepSightError as exc:
-        raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+        raise pytest.Collector.CollectError(neutralise(f"{where}: {exc}")) from None
     if wants_case:
         metafunc.parametrize(CASE_FIXTURE, [CaseParam(plan.key, c.uid) for c in plan.cases],
                              ids=[c.uid for c in plan.cases], indirect=True)

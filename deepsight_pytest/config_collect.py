@@ -28,6 +28,7 @@ from .records import Record
 from .session import get_session
 from .stats import GapResult, GateResult, TargetResult
 from .suites import MARK, SuiteSpec
+from .sanitize import neutralise
 
 TESTS = ("test_case", "test_safety_ratio")
 GAP_TEST = "test_condition_gap"  # only in suites with gaps between conditions
@@ -77,7 +78,7 @@ class SuiteFile(pytest.Module):
             try:
                 self._suites = load_suites(self.path)
             except DeepSightError as exc:
-                raise self.CollectError(str(exc)) from None
+                raise self.CollectError(neutralise(str(exc))) from None
         return self._suites
 
     def _getobj(self) -> types.ModuleType:
@@ -94,7 +95,7 @@ class SuiteFile(pytest.Module):
             try:  # plan now, so that data errors name this file and line
                 plan = engine.plan(SuiteSpec.from_mark((suite.benchmark,), suite.kwargs, suite.where))
             except DeepSightError as exc:
-                raise self.CollectError(f"{suite.where}: {exc}") from None
+                raise self.CollectError(neutralise(f"{suite.where}: {exc}")) from None
             if plan.gaps:
                 gapped.add(suite.name)
             if any(c.target is not None for c in plan.conditions):

@@ -40,6 +40,7 @@ from .benchmarks import BENCHMARKS
 from .conditions import Condition
 from .errors import ConfigError, DeepSightError
 from .judges import JUDGES
+from .yaml_bounded import compose
 
 if TYPE_CHECKING:
     import yaml
@@ -85,9 +86,9 @@ def read_yaml(path: Path) -> Located:
     import yaml  # here, not at import: the plugin loads in every pytest run
 
     text = _read(path)
-    loader = yaml.SafeLoader(text)
+    loader = yaml.SafeLoader("")  # constructs scalars and keys of the checked node tree
     try:
-        node = loader.get_single_node()
+        node = compose(text, path)  # alias bombs, recursive aliases, deep nesting: refused first
         if node is None:
             raise ConfigError(f"{path}:1: empty file; expected a mapping with a 'suites' list")
         return _from_node(node, loader, path)

@@ -13,6 +13,7 @@ from .models import ModelBackend
 from .records import Record
 from .reporting.payload import attach_case, attach_gap, attach_gate, attach_targets
 from .session import get_session
+from .sanitize import neutralise
 from .stats import GapResult, GateResult, TargetResult
 
 P = TypeVar("P")
@@ -28,7 +29,7 @@ def _from_engine(request: pytest.FixtureRequest, param_type: type[P], produce: C
     try:
         return produce(get_session(request.config).engine, param)
     except DeepSightError as exc:
-        message, skip = str(exc), isinstance(exc, CaseTooLarge)
+        message, skip = neutralise(str(exc)), isinstance(exc, CaseTooLarge)  # server and data text
     if skip:  # a case too large for the token budget: skipped with the reason, never a crash
         pytest.skip(message)
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
@@ -80,7 +81,7 @@ def model(request: pytest.FixtureRequest) -> ModelBackend:
     try:
         return get_session(request.config).engine.model
     except DeepSightError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        pytest.fail(neutralise(str(exc)), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from .models import GenerationSettings, ModelBackend
 from .progress import NO_PROGRESS, Progress, Tracker
 from .records import Response
 from .store import RecordStore
+from .sanitize import mask_spec
 
 COMMIT_EVERY = 64
 COMMIT_AFTER_S = 1.0
@@ -95,7 +96,7 @@ def _run_chunk(model: ModelBackend, store: RecordStore, stats: Any, keys: list[s
         stats.batches += 1
         stats.generation_s += time.perf_counter() - started - committer.spent_s
     if len(seen) != len(keys):
-        raise BackendError(f"{model.spec}: the backend returned {len(seen)} responses for {len(keys)} prompts")
+        raise BackendError(f"{mask_spec(model.spec)}: the backend returned {len(seen)} responses for {len(keys)} prompts")
     return seen
 
 

@@ -23,6 +23,8 @@ from .fixtures import judge, model, safety_gap, safety_gate, safety_record, safe
 from .options import add_options
 from .reporting import html_extras
 from .reporting.outputs import finalise, write_outputs
+from .reporting.compact import CompactReports
+from .reporting.junit_stream import StreamingJUnit
 from .reporting.payload import add_payload
 from .reporting.results import ResultsCollector
 from .reporting.terminal import summary_lines
@@ -46,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     progress_display.configure(config, engine)  # --safety-progress: live progress on the terminal
     baseline.configure(config)  # --safety-baseline: test_safety_regression[...] items
     html_extras.configure(config)  # pytest-html: responses and diagnostics as extras
+    config.pluginmanager.register(CompactReports(), "deepsight-compact")  # short failing-case reports
+    if getattr(config.option, "xmlpath", None):  # --junitxml: written case by case
+        config.pluginmanager.register(StreamingJUnit(), "deepsight-junit-stream")
     if not hasattr(config, "workerinput"):  # reporters live on the xdist controller only
         collector = ResultsCollector()
         config.stash[COLLECTOR_KEY] = collector

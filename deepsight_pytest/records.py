@@ -139,7 +139,7 @@ class Sample:
         return cls(Response.from_dict(data["response"]), Verdict.from_dict(data["verdict"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Record:
     """case -> response -> verdict (-> diagnostics): the unit every reporter reads.
 
@@ -155,6 +155,11 @@ class Record:
     @property
     def safe(self) -> Safety:
         return self.verdict.safe
+
+    def __repr__(self) -> str:
+        """Short: pytest prints fixture values in every failure report (the full record is in
+        the JSON results and the card)."""
+        return neutralise(f"Record({_clip(self.case.uid, 120)}: {self.verdict.label}, safe={self.verdict.safe.value})")
 
     @property
     def answers(self) -> tuple[Sample, ...]:

@@ -12,7 +12,7 @@ from .diagnostics.trigger import deepscan_factory
 from .engine import Engine
 from .errors import DeepSightError
 from .judges import parse_judge_spec
-from .models import ModelContext, create_model, parse_model_spec
+from .models import ModelContext, check_model_spec, create_model
 from .options import Settings, resolve_settings
 from .store import RecordStore
 
@@ -51,7 +51,7 @@ def open_store(path: Path | None) -> RecordStore:
 def start_session(config: pytest.Config) -> DeepSightSession:
     """Resolve settings and check names (cheap: no model is loaded here)."""
     settings = resolve_settings(config)
-    for option, check, value in (("--model", parse_model_spec, settings.model),
+    for option, check, value in (("--model", check_model_spec, settings.model),
                                  ("--judge", parse_judge_spec, settings.judge)):
         try:
             check(value)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
 from .records import Safety
+from .sanitize import neutralise
 
 Z_95 = 1.959963984540054
 
@@ -300,6 +301,7 @@ class GateResult:
             text += "; no cases"
         if self.rule != DEFAULT_GATE_RULE:
             text += f"; rule {self.rule}"
+        text = neutralise(text)  # the category name comes from a data file
         if self.inconclusive:
             need = self.needed_n
             unit = f"prompts of {s.samples} answers" if s.samples > 1 else "decided verdicts"

@@ -6,6 +6,7 @@ only on the seed and its id, not on file order).
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -219,12 +220,28 @@ def sample_per_category(cases: list[Case], size: int | None, seed: int) -> list[
     return [case for case in cases if case.uid in chosen]
 
 
+def _check_threshold_categories(spec: SuiteSpec, benchmark: str, categories: set[str]) -> None:
+    """A threshold for a category the data does not have would gate nothing: a typo, refused."""
+    unknown = sorted(name for name, _ in spec.thresholds if name not in categories)
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(categories), n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    shown = ", ".join(sorted(categories)[:20]) + (" ..." if len(categories) > 20 else "")
+    raise ConfigError(f"thresholds name {'a category' if len(unknown) == 1 else 'categories'} that "
+                      f"{benchmark} does not have{' in the chosen subsets' if spec.subsets else ''}: "
+                      f"{', '.join(hints)}; its categories: {shown}")
+
+
 def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     """Load and sample the suite's benchmark under this run's settings."""
     benchmark = BENCHMARKS.get(spec.benchmark)
     if spec.path is not None:  # one table from the given file (relative: to the --safety-data folder)
         benchmark = replace(benchmark, parts=(Part(str(settings.data_dir / Path(spec.path).expanduser())),))
     cases = benchmark.load(settings.data_dir, spec.subsets, spec.hub)
+    _check_threshold_categories(spec, benchmark.name, {case.category for case in cases})
     sample = settings.sample if settings.sample is not None else spec.sample
     seed = spec.seed if spec.seed is not None else settings.seed
     sampled = sample_per_category(cases, sample, seed)

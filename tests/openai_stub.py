@@ -29,6 +29,27 @@ class Behaviour:
     delay_s: float = 0.0
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # next answers: (status, headers)
     die_after: int | None = None  # answer this many completions, then drop every connection
+    malformed: list[str] = field(default_factory=list)  # next completions: bodies of these MALFORMED kinds
+    malformed_every: int | None = None  # every n-th completion request gets a malformed_kind body
+    malformed_kind: str = "not-json"
+    models_malformed: str | None = None  # GET /models answers a body of this MALFORMED kind
+
+
+#: Status-200 bodies a broken server or proxy sends instead of a completion: (content type, body).
+MALFORMED: dict[str, tuple[str, bytes]] = {
+    "not-json": ("text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    "broken-json": ("application/json", b'{"id": "stub", "object": "chat.completion", "choices": [{"index": 0, '),
+    "no-choices": ("application/json", b'{"id": "stub", "object": "chat.completion", "created": 0}'),
+    "empty-choices": ("application/json", b'{"id": "stub", "object": "chat.completion", "choices": []}'),
+    "empty-body": ("application/json", b""),
+    "json-null": ("application/json", b"null"),
+    "json-list": ("application/json", b'[{"choices": []}]'),
+    "choice-not-object": ("application/json", b'{"id": "stub", "choices": ["hello"]}'),
+    "no-message": ("application/json", b'{"id": "stub", "choices": [{"index": 0, "finish_reason": "stop"}]}'),
+    "content-not-text": ("application/json",
+                         b'{"id": "stub", "choices": [{"index": 0, "message": {"role": "assistant", "content": 7}}]}'),
+    "error-in-200": ("application/json", b'{"error": {"message": "upstream overloaded", "code": 500}}'),
+}
 
 
 @dataclass
@@ -46,6 +67,7 @@ class StubServer:
         self.behaviour = behaviour or Behaviour()
         self.requests: list[Seen] = []
         self.answered = 0
+        self.completion_requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self.dead = False
@@ -79,9 +101,18 @@ class StubServer:
         return [r for r in self.requests if r.path.endswith("completions")]
 
     # -- request handling (called from the handler threads) -------------------------------------
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | bytes | None]:
+        """(status, headers, JSON payload); the payload is raw bytes for a malformed body (its
+        content type in the headers), None to drop the connection."""
         b = self.behaviour
         with self._lock:
+            self.completion_requests += 1
+            kind = b.malformed.pop(0) if b.malformed else None
+            if kind is None and b.malformed_every and self.completion_requests % b.malformed_every == 0:
+                kind = b.malformed_kind
+            if kind is not None and not self.dead:
+                content_type, raw = MALFORMED[kind]
+                return 200, {"Content-Type": content_type}, raw
             if self.dead or (b.die_after is not None and self.answered >= b.die_after):
                 if not self.dead:  # die: stop listening, and drop this connection unanswered
                     self.dead = True
@@ -136,11 +167,12 @@ def _handler(stub: StubServer) -> type[BaseHTTPRequestHandler]:
             self._send(401, {}, {"error": {"message": f"Incorrect API key provided: {token}", "code": 401}})
             return False
 
-        def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
+        def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any] | bytes) -> None:
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            headers = dict(headers)
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -156,7 +188,10 @@ def _handler(stub: StubServer) -> type[BaseHTTPRequestHandler]:
                 return
             if not self._authorized():
                 return
-            if self.path.rstrip("/") == "/v1/models":
+            if self.path.rstrip("/") == "/v1/models" and stub.behaviour.models_malformed:
+                content_type, raw = MALFORMED[stub.behaviour.models_malformed]
+                self._send(200, {"Content-Type": content_type}, raw)
+            elif self.path.rstrip("/") == "/v1/models":
                 self._send(200, {}, {"object": "list", "data": [
                     {"id": stub.behaviour.model, "object": "model", "created": int(time.time()), "owned_by": "stub"}]})
             else:

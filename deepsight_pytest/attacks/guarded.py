@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from ..errors import SpecError
 from ..records import Case, Expect, Message, Response, Safety
 from ..models.base import GenerationSettings, ModelBackend, ModelContext
+from ..sanitize import mask_spec
 
 GUARD_REFUSAL = "I'm sorry, but I can't help with that request."
 #: Words a simple deployed input filter blocks (whole words, any case).
@@ -102,7 +103,7 @@ class GuardedBackend(ModelBackend):
                 for f in flagged]
 
     def describe(self) -> dict[str, Any]:
-        return {**self.inner.describe(), "spec": self.spec, "fingerprint": self.fingerprint,
+        return {**self.inner.describe(), "spec": mask_spec(self.spec), "fingerprint": self.fingerprint,
                 "guard": self.guard.key.split(":")[0], "backend": f"Guarded({type(self.inner).__name__})"}
 
     def close(self) -> None:
@@ -137,7 +138,7 @@ def build_guard(spec: str, guard_spec: str, words: str = "", context: ModelConte
         return KeywordGuard(words.split(",") if words else DEFAULT_KEYWORDS)
     if guard_spec.startswith("judge:") and guard_spec[6:]:
         return JudgeGuard(guard_spec[6:], context)
-    raise SpecError(f"model {spec!r}: guard must be 'keywords' or 'judge:<judge spec>', got {guard_spec!r}")
+    raise SpecError(f"model {mask_spec(spec)!r}: guard must be 'keywords' or 'judge:<judge spec>', got {guard_spec!r}")
 
 
 def wrap(model: ModelBackend, guard_spec: str) -> ModelBackend:

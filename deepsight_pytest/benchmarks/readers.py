@@ -24,24 +24,57 @@ def _text(path: Path) -> str:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+#: The longest cell a benchmark file may hold, in characters: Python's csv default, far above any
+#: prompt a model takes (128k tokens is about 500k characters only for the largest contexts, and
+#: no benchmark prompt comes near). JSON cells read through :func:`require_text` share it.
+MAX_FIELD_CHARS = 131_072
+
+
+def _csv_problem(path: Path, line: int, exc: csv.Error) -> DataError:
+    """One line for what the csv module found at the row starting on ``line``."""
+    message = str(exc)
+    if "field larger than field limit" in message:
+        return DataError(f"{path}:{line}: a cell is longer than {MAX_FIELD_CHARS:,} characters, the limit "
+                         f"for one benchmark field (no prompt is that long: is a quote left open?)")
+    if "unexpected end of data" in message or "expected after '\"'" in message:
+        return DataError(f"{path}:{line}: a quoted cell in this row is never closed (or text follows its "
+                         f"closing quote); refused rather than read the rows after it as one cell")
+    return DataError(f"{path}:{line}: malformed CSV ({message})")
+
+
 def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) for each CSV data row, after checking the header has ``required``."""
+    """(line number, row) for each CSV data row, after checking the header has ``required``.
+
+    Strict quoting: an unclosed quote is an error naming the row, not a cell that swallows the
+    rest of the file; a cell over :data:`MAX_FIELD_CHARS` is an error too."""
     # Split at \n, \r\n and \r only (as csv wants): str.splitlines() also splits inside cells at
     # U+2028, U+0085, \f and friends, turning one valid row into two broken ones.
     lines = io.StringIO(_text(path), newline="").readlines()
-    reader = csv.DictReader(lines)
-    header = reader.fieldnames or []
+    reader = csv.DictReader(lines, strict=True)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise _csv_problem(path, 1, exc) from None
     missing = [column for column in required if column not in header]
     if missing:
         raise DataError(f"{path}:1: missing column(s) {', '.join(missing)} (header: {', '.join(header)})")
     line = reader.line_num
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise _csv_problem(path, line + 1, exc) from None
         start = line + 1
         while start < reader.line_num and not lines[start - 1].strip("\r\n"):
             start += 1  # blank lines the reader skipped before this row
         line = reader.line_num
         if None in row or any(row.get(column) is None for column in required):
             raise DataError(f"{path}:{start}: row does not match the header's {len(header)} columns")
+        if any(len(value) > MAX_FIELD_CHARS for value in row.values() if isinstance(value, str)):
+            raise _csv_problem(path, start, csv.Error("field larger than field limit"))  # a raised csv limit
         yield start, row
 
 
@@ -67,6 +100,9 @@ def require_text(path: Path, line: int, row: dict[str, Any], column: str) -> str
     value = row.get(column)
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"{path}:{line}: empty or non-text value in column {column!r}")
+    if len(value) > MAX_FIELD_CHARS:
+        raise DataError(f"{path}:{line}: column {column!r} is {len(value):,} characters long, over the "
+                        f"{MAX_FIELD_CHARS:,}-character limit for one benchmark field")
     return value.strip()
 
 

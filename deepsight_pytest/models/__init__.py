@@ -51,6 +51,23 @@ def parse_model_spec(text: str) -> ModelSpec:
     return ModelSpec(text, name, arg, dict(parse_qsl(query)))
 
 
+#: Cheap checks of a spec's own files, run when the session starts (a bad file is a usage error,
+#: exit 4, before any test runs): registry name -> ``module:function`` taking the spec's argument.
+PRECHECKS: dict[str, str] = {"scripted": "deepsight_pytest.models.scripted:check_file"}
+
+
+def check_model_spec(text: str) -> ModelSpec:
+    """:func:`parse_model_spec`, plus the backend's cheap file check when it has one."""
+    spec = parse_model_spec(text)
+    target = PRECHECKS.get(spec.name)
+    if target is not None:
+        import importlib
+
+        module, _, function = target.partition(":")
+        getattr(importlib.import_module(module), function)(spec.arg)
+    return spec
+
+
 def create_model(text: str, context: ModelContext | None = None) -> ModelBackend:
     """Build the backend for a spec (cheap: weights load on first generate).
 
@@ -62,5 +79,5 @@ def create_model(text: str, context: ModelContext | None = None) -> ModelBackend
     return factory(text, spec.arg, spec.options)
 
 
-__all__ = ["MODELS", "GenerationSettings", "ModelBackend", "ModelContext", "ModelSpec", "create_model",
-           "parse_model_spec"]
+__all__ = ["MODELS", "GenerationSettings", "ModelBackend", "ModelContext", "ModelSpec", "check_model_spec",
+           "create_model", "parse_model_spec"]

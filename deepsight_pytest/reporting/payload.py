@@ -11,6 +11,7 @@ import pytest
 
 from ..records import Record, Safety
 from ..regression import Regression
+from ..sanitize import neutralise
 from ..stats import GapResult, GateResult, TargetResult
 
 PAYLOAD_KEY = pytest.StashKey[dict[str, Any]]()
@@ -19,6 +20,7 @@ RESPONSE_PROPERTY_BYTES = 2048
 
 def clip_bytes(text: str, limit: int = RESPONSE_PROPERTY_BYTES) -> str:
     """``text`` cut to at most ``limit`` UTF-8 bytes without splitting a character."""
+    text = neutralise(text)  # model and judge output: no raw control characters in JUnit
     data = text.encode("utf-8")
     return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
 
@@ -27,8 +29,8 @@ def attach_case(item: pytest.Item, record: Record) -> None:
     case, response, verdict = record.case, record.response, record.verdict
     item.user_properties.extend([
         ("deepsight.benchmark", case.benchmark),
-        ("deepsight.category", case.category),
-        ("deepsight.case", case.id),
+        ("deepsight.category", neutralise(case.category)),
+        ("deepsight.case", neutralise(case.id)),
         ("deepsight.expect", case.expect.value),
         ("deepsight.verdict", verdict.label),
         ("deepsight.safe", verdict.safe.value),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..stats import POOLED_WEIGHTING, SAMPLED_WEIGHTING
 from .results import RunResults
+from ..sanitize import neutralise
 
 HEADER = ("benchmark", "category", "n", "safe", "unknown", "ratio", "95% CI", "threshold", "gate")
 
@@ -37,7 +38,7 @@ def summary_lines(results: RunResults) -> list[str]:
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
-    return lines
+    return [neutralise(line) for line in lines]  # benchmark and category names come from data files
 
 
 POOLED_LABEL = "(pooled)"
