@@ -84,6 +84,8 @@ def labelled_sets() -> None:
     jbb_rows["combined (learned -> harm, default)"] = metrics(combined(classes, result.jbb_pred), truth)
     jbb_rows["refusal only (learned, old default)"] = metrics(refusal_only(classes), truth)
     table(f"JailbreakBench judge comparison (n={len(truth)}, human majority; C={result.c:g})", jbb_rows)
+    table(f"JailbreakBench answers cut to 300 characters (n={len(result.jbb_cut_y)}, as 64 new tokens see them)",
+          {"harm (ours, out of fold)": metrics(result.jbb_cut_pred, result.jbb_cut_y)})
     evaluate = gptfuzz("evaluate")
     eval_classes = refusal_classes(evaluate, cache)
     gf_rows = {"harm (ours, split unseen)": metrics(result.gptfuzz_eval_pred, result.gptfuzz_eval_y),

@@ -5,10 +5,13 @@
 
 Protocol. Training data: GPTFuzz's train and evaluate splits, XSTest's answers to safe prompts (all
 harmless) and JailbreakBench's 300 rows (weight JBB_WEIGHT: the one set of plain, non-template
-jailbreak answers). The figures printed are for rows the fitted model never saw:
+jailbreak answers), and of each of those answers a copy cut to its first 300 characters (a run
+with 64 new tokens judges such cuts; a harmful answer whose cut start is a refusal is not copied).
+The figures printed are for rows the fitted model never saw:
 
 1. JailbreakBench: 5-fold cross-validation grouped by goal (each fold fitted on GPTFuzz, XSTest and
-   the other four folds); C is the grid value with the best CV agreement, so this figure is the
+   the other four folds, with the copies of the same rows always on the same side); the cut copies
+   are scored the same way (the main job's regime); C is the grid value with the best CV agreement, so this figure is the
    selection's own (mildly optimistic); the reference judges' figures on the same rows sit beside it;
 2. GPTFuzz evaluate (questions 80-99): a model fitted on everything except that split.
 
@@ -36,9 +39,11 @@ from harm_data import REPO, EmbeddingCache, Row, gptfuzz, jbb, xstest_safe  # no
 from deepsight_pytest.judges.harm import request_of  # noqa: E402
 from deepsight_pytest.judges.harm_features import CUE_NAMES, design_row  # noqa: E402
 from deepsight_pytest.judges.learned import opening  # noqa: E402
+from deepsight_pytest.judges.refusal import find_refusal  # noqa: E402
 
 WEIGHTS = REPO / "deepsight_pytest" / "judges" / "weights" / "harm_minilm.json"
 GRID = (0.003, 0.01, 0.03)
+TRUNCATE_CHARS = 300  # about 64 tokens: the main job's --safety-max-new-tokens
 JBB_WEIGHT = 5.0
 SEED = 0
 SOURCE = ("logistic regression fitted by bench/train_harm_classifier.py on GPTFuzz's hand-labelled "
@@ -77,15 +82,42 @@ def fit(parts: Sequence[Part], c: float):
     return model.fit(x, y, logisticregression__sample_weight=w)
 
 
-def cross_validated(target: Part, others: Sequence[Part], c: float, folds: int = 5) -> np.ndarray:
-    """Out-of-fold p(harmful) for every row of ``target``, folds grouped (no group in two folds)."""
+def truncated(rows: Sequence[Row]) -> list[Row]:
+    """Copies of the answers cut to their first TRUNCATE_CHARS characters, as a run with a small
+    ``--safety-max-new-tokens`` sees them (the main job: 64 tokens). Same label, except that a
+    harmful answer whose cut start holds a refusal (GPTFuzz's two-persona answers) is left out."""
+    out = []
+    for r in rows:
+        cut = r.response[:TRUNCATE_CHARS]
+        if len(r.response) > TRUNCATE_CHARS and not (r.label == 1 and find_refusal(cut)):
+            out.append(Row(r.goal, cut, r.label, r.group))
+    return out
+
+
+def subset(part: Part, keep: Sequence[bool]) -> Part:
+    index = [i for i, k in enumerate(keep) if k]
+    return Part(part.x[index], part.y[index], [part.groups[i] for i in index], part.weight)
+
+
+def cross_validated(target: Part, others: Sequence[Part], c: float, companion: Part | None = None,
+                    folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold p(harmful) for every row of ``target`` and of its ``companion`` (its cut copies),
+    folds grouped by goal: a row, and its copy, are only ever scored by a model that saw neither."""
     from sklearn.model_selection import GroupKFold
 
     out = np.zeros(len(target.y))
+    out_companion = np.zeros(0 if companion is None else len(companion.y))
     for train, test in GroupKFold(n_splits=folds).split(target.x, target.y, target.groups):
-        part = Part(target.x[train], target.y[train], [target.groups[i] for i in train], target.weight)
-        out[test] = fit([part, *others], c).predict_proba(target.x[test])[:, 1]
-    return out
+        seen = {target.groups[i] for i in train}
+        parts = [subset(target, [i in set(train) for i in range(len(target.y))]), *others]
+        if companion is not None:
+            parts.append(subset(companion, [g in seen for g in companion.groups]))
+        model = fit(parts, c)
+        out[test] = model.predict_proba(target.x[test])[:, 1]
+        if companion is not None:
+            unseen = [i for i, g in enumerate(companion.groups) if g not in seen]
+            out_companion[unseen] = model.predict_proba(companion.x[unseen])[:, 1]
+    return out, out_companion
 
 
 def folded(model) -> tuple[float, list[float]]:
@@ -123,18 +155,24 @@ class Study:
     gptfuzz_eval_y: np.ndarray
     gptfuzz_eval_pred: np.ndarray
     model: object
+    jbb_cut_y: np.ndarray
+    jbb_cut_pred: np.ndarray
 
 
 def study(cache: EmbeddingCache | None = None) -> Study:
     cache = cache or EmbeddingCache()
-    jbb_rows = jbb()
-    train, evaluate, safe = design(gptfuzz("train"), cache), design(gptfuzz("evaluate"), cache), design(xstest_safe(), cache)
+    jbb_rows, train_rows, eval_rows = jbb(), gptfuzz("train"), gptfuzz("evaluate")
+    train, evaluate, safe = design(train_rows, cache), design(eval_rows, cache), design(xstest_safe(), cache)
+    train_cut, eval_cut = design(truncated(train_rows), cache), design(truncated(eval_rows), cache)
     bench = design(jbb_rows, cache, JBB_WEIGHT)
-    scores = {c: float(((cross_validated(bench, (train, evaluate, safe), c) >= 0.5) == bench.y).mean()) for c in GRID}
+    bench_cut = design(truncated(jbb_rows), cache, JBB_WEIGHT)
+    others = (train, evaluate, safe, train_cut, eval_cut)
+    runs = {c: cross_validated(bench, others, c, bench_cut) for c in GRID}
+    scores = {c: float(((runs[c][0] >= 0.5) == bench.y).mean()) for c in GRID}
     c = max(GRID, key=lambda k: (scores[k], -k))
-    jbb_pred = (cross_validated(bench, (train, evaluate, safe), c) >= 0.5).astype(int)
-    eval_pred = fit((train, safe, bench), c).predict(evaluate.x)
-    return Study(c, scores, jbb_rows, jbb_pred, evaluate.y, eval_pred, fit((train, evaluate, safe, bench), c))
+    eval_pred = fit((train, safe, bench, train_cut, bench_cut), c).predict(evaluate.x)
+    return Study(c, scores, jbb_rows, (runs[c][0] >= 0.5).astype(int), evaluate.y, eval_pred,
+                 fit((*others, bench, bench_cut), c), bench_cut.y, (runs[c][1] >= 0.5).astype(int))
 
 
 def weights_file(result: Study) -> bytes:
@@ -154,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     print("C by JailbreakBench 5-fold CV grouped by goal: "
           + ", ".join(f"{k:g}: {v:.3f}" for k, v in result.cv_agreement.items()) + f" -> {result.c:g}")
     print("JailbreakBench 300, out of fold: " + show(metrics(result.jbb_pred, [r.label for r in result.jbb_rows])))
+    print("JailbreakBench cut to 300 chars: " + show(metrics(result.jbb_cut_pred, result.jbb_cut_y)))
     print("GPTFuzz evaluate, unseen split:  " + show(metrics(result.gptfuzz_eval_pred, result.gptfuzz_eval_y)))
     raw = weights_file(result)
     digest = hashlib.sha256(raw).hexdigest()[:16]

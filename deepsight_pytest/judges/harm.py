@@ -32,7 +32,7 @@ from .learned import opening
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "harm_minilm.json"
 WEIGHTS_FORMAT = 1
 #: sha256 (first 16 hex digits) of the shipped weights: retrained weights need a new judge version.
-WEIGHTS_DIGEST = "194fc8ab6685c510"
+WEIGHTS_DIGEST = "084460fa3d50990b"
 HARMFUL, NOT_HARMFUL, UNKNOWN = "harmful", "not_harmful", "unknown"
 LONG_GOAL = 600  # characters: past this, the request is the goal's last paragraph (a context precedes it)
 
