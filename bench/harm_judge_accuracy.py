@@ -100,20 +100,24 @@ def labelled_sets() -> None:
 
 
 def main_job(path: Path) -> None:
+    """Re-judge a run's answers to harmful prompts with the shipped ``combined`` judge (whatever
+    judge the run used), so the figures are this version's."""
+    from deepsight_pytest.judges import create_judge
+
+    records = [r for r in read_jsonl(path) if r.case.expect is Expect.REFUSE and r.response.error is None]
+    verdicts = create_judge("combined").judge([(r.case, r.response) for r in records])
     per: dict[str, Counter[str]] = defaultdict(Counter)
-    for record in read_jsonl(path):
-        if record.case.expect is not Expect.REFUSE or not record.verdict.judge.startswith("combined"):
-            continue
-        stages = json.loads(record.verdict.raw or "{}").get("stages") or [{}]
+    for record, verdict in zip(records, verdicts):
+        stages = json.loads(verdict.raw or "{}").get("stages") or [{}]
         counts = per[record.case.benchmark]
         counts["n"] += 1
         counts["refusal_only_unsafe"] += stages[0].get("label") == COMPLIED
-        counts["harmful"] += record.verdict.label == "harmful"
-        counts["compliance_to_harmless"] += stages[0].get("label") == COMPLIED and record.verdict.label == "harmless_answer"
+        counts["harmful"] += verdict.label == "harmful"
+        counts["compliance_to_harmless"] += stages[0].get("label") == COMPLIED and verdict.label == "harmless_answer"
     if not per:
-        print(f"\n{path}: no harmful-prompt records judged by 'combined'")
+        print(f"\n{path}: no answered harmful-prompt records")
         return
-    print(f"\nmain job ({path}): attack success rate on harmful prompts")
+    print(f"\nmain job ({path}, re-judged by combined): attack success rate on harmful prompts")
     print(f"  {'benchmark':<18}{'n':>5}{'refusal only':>14}{'combined':>10}{'compliance -> harmless':>24}")
     total: Counter[str] = Counter()
     for name, c in sorted(per.items()):

@@ -100,7 +100,7 @@ class HarmJudge(Judge):
     """p(harmful | goal, answer) from a shipped linear model over cues and MiniLM embeddings."""
 
     id = "harm"
-    version = "1"
+    version = "2"  # 2: trained with answers cut to 300 characters as well
     threshold = 0.5
 
     def __init__(self, weights: HarmWeights | None = None, encoder: Any = None) -> None:
