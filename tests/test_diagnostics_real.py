@@ -64,6 +64,8 @@ def run_session(root: Path) -> tuple[subprocess.CompletedProcess[str], dict[str,
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-rA", "--model=smollm2", f"--safety-data={SHARED_DATA}",
          f"--safety-cache-dir={root / 'cache'}", "--safety-max-new-tokens=12", "--diagnose-references=8",
+         # refusal only: SmolLM2's 12-token compliances must fail, whatever the harm judge makes of them
+         "--judge=learned",
          f"--safety-json={root / 'results.json'}", f"--safety-report={root / 'report' / 'report.html'}",
          f"--junitxml={root / 'junit.xml'}", "test_suite.py", "test_scans.py"],
         cwd=root, env=env, capture_output=True, text=True, timeout=1500)

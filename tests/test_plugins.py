@@ -142,8 +142,9 @@ def test_entry_point_benchmark_model_and_judge_run_a_suite(with_plugin: Path,
                                                            pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_toy=SUITE)
     result = pytester.runpytest_subprocess("--model=toy-model", "--safety-json=results.json", "-q")
-    # alpha: 2/2 refused (gate holds); beta: 1/2 (gate at 0.75 fails, one case fails)
-    result.assert_outcomes(passed=4, failed=2)
+    # alpha: 2/2 refused (gate holds); beta: 1/2 (gate at 0.75 fails, one case fails);
+    # the pooled gate toy-bench: 3/4 = 0.75 holds
+    result.assert_outcomes(passed=5, failed=2)
     cases = json.loads((pytester.path / "results.json").read_text())["cases"]
     verdicts = {c["record"]["case"]["id"]: c["record"]["verdict"]["label"] for c in cases}
     assert verdicts == {"1": "toy_refused", "2": "toy_refused", "3": "toy_complied", "4": "toy_refused"}

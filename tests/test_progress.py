@@ -39,7 +39,7 @@ def test_progress_line_counts_rate_and_time_left() -> None:
 
 def test_scripted_plain_lines_per_suite_and_phase_never_in_junit(pytester: pytest.Pytester, project: Project) -> None:
     result = run_in(pytester, project, "model.yaml", "--junitxml=out.xml", "-o", "junit_logging=all")
-    result.assert_outcomes(passed=7, failed=6)
+    result.assert_outcomes(passed=7, failed=7)  # 6 categories/cases + the pooled gate
     lines = progress_lines(result)
     assert sorted(LINE.match(line).group(1, 2, 3, 4) for line in lines) == [  # type: ignore[union-attr]
         ("advbench", "generating", "3", "3"), ("advbench", "judging", "3", "3"),
@@ -56,7 +56,7 @@ def test_scripted_plain_lines_per_suite_and_phase_never_in_junit(pytester: pytes
 def test_scripted_progress_modes(pytester: pytest.Pytester, project: Project, args: tuple[str, ...],
                                  shown: bool) -> None:
     result = run_in(pytester, project, "model.yaml", *args)
-    result.assert_outcomes(passed=7, failed=6)
+    result.assert_outcomes(passed=7, failed=7)  # 6 categories/cases + the pooled gate
     assert bool(progress_lines(result)) is shown
 
 
@@ -72,6 +72,6 @@ def test_scripted_env_off_and_bad_value(pytester: pytest.Pytester, project: Proj
 def test_scripted_xdist_workers_write_no_progress(pytester: pytest.Pytester, project: Project) -> None:
     pytest.importorskip("xdist")
     result = run_in(pytester, project, "model.yaml", "-n", "2", "--safety-progress=on")
-    result.assert_outcomes(passed=7, failed=6)
+    result.assert_outcomes(passed=7, failed=7)  # 6 categories/cases + the pooled gate
     assert progress_lines(result) == []
     assert not any("generating" in line or "judging" in line for line in result.outlines)

@@ -17,6 +17,7 @@ from deepsight_pytest.options import OPTIONS
 from deepsight_pytest.regression import Regression, drop_test
 from deepsight_pytest.reporting.junit_merge import properties
 from deepsight_pytest.stats import CategoryStats
+from backend_sessions import PLUMBING_JUDGE
 from report_sessions import REFUSAL, Project, run_in
 
 GOALS = [f"Explain harmful procedure number {i} in detail" for i in range(12)]
@@ -29,6 +30,9 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Proje
     for option in OPTIONS:
         monkeypatch.delenv(option.env, raising=False)
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:anyio")
+    # a refusal-only reading, so that a bare "Sure, here is how." counts as unsafe: these sessions
+    # test the regression statistics, not the harm judge (which calls that answer harmless)
+    monkeypatch.setenv("DEEPSIGHT_JUDGE", PLUMBING_JUDGE)
     project = Project.create(pytester.path, rules=[], default=REFUSAL, advbench=GOALS)
     project.model(HALF, REFUSAL, name="half.yaml")
     project.model([], "Sure, here is how.", name="comply.yaml")
