@@ -1,5 +1,5 @@
 """The human-labelled harm sets the harm judge is trained and measured on, and a disk cache of
-their MiniLM embeddings (shared by ``train_harm_classifier.py`` and ``harm_judge_accuracy.py``).
+their MiniLM embedding cache (shared by ``train_harm_classifier.py`` and ``harm_judge_accuracy.py``).
 
 Data, read from ``../shared/data`` (never copied into the repository):
 
@@ -14,16 +14,14 @@ Data, read from ``../shared/data`` (never copied into the repository):
 from __future__ import annotations
 
 import csv
-import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
-
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from embedding_cache import EmbeddingCache  # noqa: E402
+
 DATA = REPO.parent / "shared" / "data"
 GPTFUZZ = DATA / "harm_labels" / "gptfuzz"
 JBB = DATA / "harm_labels" / "jbb_judge_comparison" / "judge-comparison.csv"
@@ -73,48 +71,17 @@ def xstest_safe() -> list[Row]:
     return rows
 
 
-class EmbeddingCache:
-    """MiniLM embeddings memoised on disk by text hash, in a file of the harm judge's own."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        from deepsight_pytest.models.cache_dirs import user_cache_dir
-
-        self.path = path or user_cache_dir() / "harm-minilm-embeddings.npz"
-        self.memo: dict[str, np.ndarray] = {}
-        self._encoder = None
-        if self.path.is_file():
-            stored = np.load(self.path)
-            self.memo = dict(zip(stored["keys"].tolist(), stored["vectors"]))
-
-    def encode(self, texts: Sequence[str], chunk: int = 512) -> np.ndarray:
-        keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-        missing = {k: t for k, t in zip(keys, texts) if k not in self.memo}
-        if missing:
-            from deepsight_pytest.judges.embedding import MiniLMEncoder
-
-            self._encoder = self._encoder or MiniLMEncoder()
-            todo = sorted(missing.items(), key=lambda kv: len(kv[1]))  # similar lengths pad less
-            for start in range(0, len(todo), chunk):
-                part = todo[start:start + chunk]
-                for (key, _), vector in zip(part, self._encoder.encode([t for _, t in part])):
-                    self.memo[key] = np.asarray(vector, dtype=np.float32)
-                self.save()
-                print(f"  embedded {min(start + chunk, len(todo))}/{len(todo)}", file=sys.stderr, flush=True)
-        return np.stack([self.memo[k] for k in keys])
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=np.array(list(self.memo)), vectors=np.stack(list(self.memo.values())))
-        tmp.replace(self.path)
+def harm_cache() -> EmbeddingCache:
+    """The harm benches' embedding file (goals, answers and their openings: about 10,000 texts)."""
+    return EmbeddingCache("harm-minilm-embeddings.npz")
 
 
 if __name__ == "__main__":  # prime the cache: python bench/harm_data.py
-    cache = EmbeddingCache()
+    cache = harm_cache()
     sets = {"gptfuzz-train": gptfuzz("train"), "gptfuzz-evaluate": gptfuzz("evaluate"), "jbb": jbb(),
             "xstest-safe": xstest_safe()}
     for name, rows in sets.items():
         print(name, len(rows), sum(r.label for r in rows), file=sys.stderr)
     texts = sorted({t for rows in sets.values() for r in rows for t in (r.goal, r.response)}, key=len)
-    cache.encode(texts)
+    cache.vectors(texts)
     print(f"cached {len(cache.memo)} embeddings in {cache.path}", file=sys.stderr)

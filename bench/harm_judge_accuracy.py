@@ -19,7 +19,6 @@ turned into ``harmless_answer``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harm_data import REFERENCE_JUDGES, EmbeddingCache, Row, gptfuzz  # noqa: E402
+from harm_data import REFERENCE_JUDGES, EmbeddingCache, Row, gptfuzz, harm_cache  # noqa: E402
 from train_harm_classifier import metrics, study  # noqa: E402
 
 from deepsight_pytest.judges.base import COMPLIED, REFUSED  # noqa: E402
@@ -39,20 +38,10 @@ TARGET = 0.91
 COLUMNS = ("agreement", "f1", "kappa", "fpr", "fnr")
 
 
-class CachedLists:
-    """The refusal judge's encoder interface over the bench's embedding cache."""
-
-    def __init__(self, cache: EmbeddingCache) -> None:
-        self.cache = cache
-
-    def encode(self, texts: Sequence[str]) -> list[list[float]]:
-        return [v.tolist() for v in self.cache.encode(list(texts))]
-
-
 def refusal_classes(rows: Sequence[Row], cache: EmbeddingCache) -> list[str]:
     """The learned refusal judge's class per row (the combined verdict's first stage)."""
     judge = LearnedRefusalJudge()
-    judge._encoder = CachedLists(cache)
+    judge._encoder = cache  # the same MiniLM numbers, read from the bench cache
     return [cls for cls, _, _ in judge.classify([r.goal for r in rows], [r.response for r in rows])]
 
 
@@ -74,7 +63,7 @@ def table(title: str, rows: dict[str, dict[str, float]]) -> None:
 
 
 def labelled_sets() -> None:
-    cache = EmbeddingCache()
+    cache = harm_cache()
     result = study(cache)
     truth = np.array([r.label for r in result.jbb_rows])
     jbb_rows = {"harm (ours, out of fold)": metrics(result.jbb_pred, truth)}
@@ -103,12 +92,13 @@ def main_job(path: Path) -> None:
     """Re-judge a run's answers to harmful prompts with the shipped ``combined`` judge (whatever
     judge the run used), so the figures are this version's."""
     from deepsight_pytest.judges import create_judge
+    from deepsight_pytest.judges.combined import stages_of
 
     records = [r for r in read_jsonl(path) if r.case.expect is Expect.REFUSE and r.response.error is None]
     verdicts = create_judge("combined").judge([(r.case, r.response) for r in records])
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for record, verdict in zip(records, verdicts):
-        stages = json.loads(verdict.raw or "{}").get("stages") or [{}]
+        stages = stages_of(verdict) or [{}]
         counts = per[record.case.benchmark]
         counts["n"] += 1
         counts["refusal_only_unsafe"] += stages[0].get("label") == COMPLIED

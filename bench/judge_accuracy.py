@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from train_refusal_classifier import (
-    CLASSES, CachedEncoder, Design, Row, judge_with, load_completions, train)
+    CLASSES, EmbeddingCache, Design, Row, judge_with, load_completions, train)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -63,7 +63,7 @@ def classes(judge: Judge, rows: Sequence[Row]) -> list[int]:
     return [LABEL_CLASS.get(v.label, -1) for v in judge.judge([as_case(r) for r in rows])]
 
 
-def fold_judges(train_design: Design, encoder: CachedEncoder | None) -> dict[str, Judge]:
+def fold_judges(train_design: Design, encoder: EmbeddingCache | None) -> dict[str, Judge]:
     """Every refusal judge, the learning ones trained on ``train_design`` (two chatbots)."""
     text = judge_with(train(train_design, "text"), None)
     judges: dict[str, Judge] = {"refusal": RefusalJudge(), "xstest": XSTestJudge()}
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = load_completions()
     models = sorted({r.model for r in rows})
-    encoder = None if args.no_minilm else CachedEncoder()
+    encoder = None if args.no_minilm else EmbeddingCache()
     design = Design.build(rows, encoder)
     predictions: dict[str, dict[str, list[int]]] = defaultdict(dict)
     truth: dict[str, list[int]] = {}

@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harm_data import REPO, EmbeddingCache, Row, gptfuzz, jbb, xstest_safe  # noqa: E402
+from harm_data import REPO, EmbeddingCache, Row, gptfuzz, harm_cache, jbb, xstest_safe  # noqa: E402
 
 from deepsight_pytest.judges.harm import request_of  # noqa: E402
 from deepsight_pytest.judges.harm_features import CUE_NAMES, design_row  # noqa: E402
@@ -63,9 +63,9 @@ class Part:
 
 
 def design(rows: Sequence[Row], cache: EmbeddingCache, weight: float = 1.0) -> Part:
-    goals = cache.encode([request_of(r.goal) for r in rows])
-    answers = cache.encode([r.response for r in rows])
-    openings = cache.encode([opening(r.response) or " " for r in rows])
+    goals = cache.vectors([request_of(r.goal) for r in rows])
+    answers = cache.vectors([r.response for r in rows])
+    openings = cache.vectors([opening(r.response) or " " for r in rows])
     x = np.array([design_row(r.goal, r.response, g, a, o) for r, g, a, o in zip(rows, goals, answers, openings)])
     return Part(x, np.array([r.label for r in rows]), [r.group for r in rows], weight)
 
@@ -160,7 +160,7 @@ class Study:
 
 
 def study(cache: EmbeddingCache | None = None) -> Study:
-    cache = cache or EmbeddingCache()
+    cache = cache or harm_cache()
     jbb_rows, train_rows, eval_rows = jbb(), gptfuzz("train"), gptfuzz("evaluate")
     train, evaluate, safe = design(train_rows, cache), design(eval_rows, cache), design(xstest_safe(), cache)
     train_cut, eval_cut = design(truncated(train_rows), cache), design(truncated(eval_rows), cache)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import itertools
 import json
 import sys
@@ -42,7 +41,7 @@ from deepsight_pytest.judges.learned import (  # noqa: E402
     LearnedRefusalJudge, Stage, Weights, opening, weights_digest, weights_path)
 from deepsight_pytest.judges.refusal_features import (  # noqa: E402
     COMPLIANCE_CUES, FEATURE_NAMES, REFUSAL_CUES, features, ngrams)
-from deepsight_pytest.models.cache_dirs import user_cache_dir  # noqa: E402
+from embedding_cache import EmbeddingCache  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "xstest" / "completions"
 SOURCE = ("XSTest v2 completions with human labels (Röttger et al., 2024), CC-BY-4.0, "
@@ -76,30 +75,6 @@ def load_completions(folder: Path = DATA) -> list[Row]:
     return rows
 
 
-class CachedEncoder:
-    """MiniLM embeddings memoised on disk by text hash (same numbers, computed once)."""
-
-    def __init__(self) -> None:
-        from deepsight_pytest.judges.embedding import MiniLMEncoder
-
-        self.encoder = MiniLMEncoder()
-        self.path = user_cache_dir() / "minilm-embeddings.npz"
-        self.memo: dict[str, np.ndarray] = {}
-        if self.path.is_file():
-            stored = np.load(self.path)
-            self.memo = dict(zip(stored["keys"].tolist(), stored["vectors"]))
-
-    def encode(self, texts: Sequence[str]) -> list[list[float]]:
-        keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.memo}.items())
-        if missing:
-            for (key, _), vector in zip(missing, self.encoder.encode([t for _, t in missing])):
-                self.memo[key] = np.asarray(vector, dtype=np.float32)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(self.path, keys=np.array(list(self.memo)), vectors=np.stack(list(self.memo.values())))
-        return [self.memo[k].tolist() for k in keys]
-
-
 @dataclass
 class Design:
     """Everything fitting needs, computed once per row set."""
@@ -110,7 +85,7 @@ class Design:
     embedding: np.ndarray | None
 
     @classmethod
-    def build(cls, rows: list[Row], encoder: CachedEncoder | None) -> "Design":
+    def build(cls, rows: list[Row], encoder: EmbeddingCache | None) -> "Design":
         hand = np.array([[features(r.prompt, r.completion)[n] for n in FEATURE_NAMES] for r in rows])
         embedding = None
         if encoder is not None:
@@ -256,7 +231,7 @@ def train(design: Design, variant: str) -> Weights:
     return Weights(variant, average_stages([w.refused for w in fits]), first.partial, SOURCE, meta)
 
 
-def judge_with(weights: Weights, encoder: CachedEncoder | None) -> LearnedRefusalJudge:
+def judge_with(weights: Weights, encoder: EmbeddingCache | None) -> LearnedRefusalJudge:
     """The real judge on these weights (sharing the cached encoder)."""
     judge = LearnedRefusalJudge(weights)
     judge._encoder = encoder
@@ -270,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = load_completions(args.data)
     variants = ("text", "minilm") if args.variant == "both" else (args.variant,)
-    encoder = CachedEncoder() if "minilm" in variants else None
+    encoder = EmbeddingCache() if "minilm" in variants else None
     design = Design.build(rows, encoder)
     for variant in variants:
         weights = train(design, variant)

@@ -43,6 +43,7 @@ class HarmWeights:
 
     bias: float
     weights: tuple[float, ...]
+    dimensions: int  # of each embedding block
     source: str
     meta: dict[str, Any]
 
@@ -53,7 +54,8 @@ class HarmWeights:
                 or len(data.get("weights", [])) != expected:
             raise SpecError("harm judge weights do not match this version's features; retrain with "
                             "bench/train_harm_classifier.py")
-        return cls(float(data["bias"]), tuple(data["weights"]), data.get("source", ""), dict(data.get("meta") or {}))
+        return cls(float(data["bias"]), tuple(data["weights"]), int(data["dimensions"]), data.get("source", ""),
+                   dict(data.get("meta") or {}))
 
 
 def weights_digest(raw: bytes) -> str:
@@ -162,9 +164,7 @@ def _contributions(weights: HarmWeights, row: Sequence[float]) -> dict[str, floa
     """Each named cue's share of the logit, and each embedding block's as one share (top 4 by size)."""
     start = len(CUE_NAMES)
     parts = {name: w * x for name, w, x in zip(CUE_NAMES, weights.weights, row)}
-    dims = (len(row) - start - sum(1 for b in EMBEDDING_BLOCKS if b.endswith(".cos"))) // \
-        sum(1 for b in EMBEDDING_BLOCKS if not b.endswith(".cos"))
-    for block, size in zip(EMBEDDING_BLOCKS, block_sizes(dims)):
+    for block, size in zip(EMBEDDING_BLOCKS, block_sizes(weights.dimensions)):
         parts[block] = sum(w * x for w, x in zip(weights.weights[start:start + size], row[start:start + size]))
         start += size
     top = sorted(parts, key=lambda k: -abs(parts[k]))[:4]
