@@ -17,10 +17,11 @@ from ..bundled import bundled_dir
 from ..conditions import Condition
 from ..errors import DataError
 from ..records import Case
+from .part import Part as Part  # re-exported: the parsers import it from here
 from .readers import read_rows
 
 Row = tuple[str, dict[str, Any]]
-Parser = Callable[["Part", Iterable[Row]], list[Case]]
+Parser = Callable[[Part, Iterable[Row]], list[Case]]
 
 #: The metrics a benchmark can declare as its headline number (the gate itself is always a
 #: safety ratio: attack success rate = 1 - ratio on harmful prompts, over-refusal rate = 1 - ratio
@@ -29,23 +30,6 @@ METRICS = ("safety_ratio", "attack_success_rate", "over_refusal_rate", "mc_accur
 
 #: Where the project's own sample sets live (package data in a wheel, ``fixtures/`` in a checkout).
 FIXTURES_DIR = bundled_dir("fixtures")
-
-
-@dataclass(frozen=True)
-class Part:
-    """One table of a benchmark: its local file and its place on the hub.
-
-    ``subset`` names the subset the whole table belongs to (only the parts of the chosen subsets
-    are read); ``None`` means the parser assigns subsets row by row. ``config``, ``split`` and
-    ``data_files`` locate the same table on the hub. For a local read the loader hands the parser
-    the part with ``file`` made absolute, so a parser can find data that sits beside it (images).
-    """
-
-    file: str
-    subset: str | None = None
-    config: str | None = None
-    split: str = "train"
-    data_files: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +110,9 @@ class Benchmark:
             raise DataError(self._missing_message(root, missing))
         if missing and self.hub_parts:
             return self._hub_sources(hub, self._chosen(self.hub_parts, chosen))
-        sources = [(replace(p, file=str(root / p.file)), read_rows(root / p.file, self.columns))
-                   for p in local if p not in missing]
+        sources: list[tuple[Part, Iterable[Row]]] = [
+            (replace(p, file=str(root / p.file)), read_rows(root / p.file, self.columns))
+            for p in local if p not in missing]
         return sources + self._hub_sources(hub, missing) if missing else sources
 
     def _hub_sources(self, hub: str | bool | None,

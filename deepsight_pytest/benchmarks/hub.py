@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import DataError
-from .base import Part
+from .part import Part
 
 SAVED_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
 INSTALL_HINT = "pip install 'deepsight-pytest[hub]'"

@@ -17,6 +17,7 @@ from typing import Iterable
 
 from ..registry import Registry
 from .base import DiagnosticError, MethodResult, MethodSpec, Metric, entry, is_entry, skipped_entry
+from .datasets import DataSpec
 
 DIAGNOSTICS: Registry[MethodSpec] = Registry("diagnostic", "deepsight.diagnostics",
                                              lambda obj: isinstance(obj, MethodSpec))
@@ -96,8 +97,6 @@ _add(MethodSpec(
      Metric("top5_share", "share of total |attribution| held by the five strongest tokens", "neither",
             False)),
     "deepsight_pytest.diagnostics.failure:diagnose_failures"))
-
-from .datasets import DataSpec  # noqa: E402  (after the registry: it reads it lazily)
 
 # built-in only: computed at import, when reading plugins could import a plugin mid-import
 CASE_METHODS = tuple(e.name for e in DIAGNOSTICS.builtin() if DIAGNOSTICS.get(e.name).kind == "case")

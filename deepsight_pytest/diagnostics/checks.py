@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from . import DIAGNOSTICS
 from .base import MethodResult
-from .datasets import method_params
+from .params import method_params
 
 MARK = "deepscan"
 MARK_HELP = (f"{MARK}(method, **params, **bounds): run a DeepScan method (xboundary, tellme, spin, mi_peaks) "

@@ -26,7 +26,7 @@ from .capture import ActivationCapture, capture_texts, encode, frozen, render_co
 
 if TYPE_CHECKING:
     from .references import ReferenceBundle
-    from .scan import DeepScan
+    from .context import ScanContext
 
 TOP_TOKENS = 10
 
@@ -56,12 +56,12 @@ def _user_mask(tokenizer: Any, prompt: str, span: tuple[int, int]) -> list[bool]
     return [end > span[0] and start < span[1] for start, end in offsets]
 
 
-def _conversation(scan: "DeepScan", record: Record) -> str:
+def _conversation(scan: "ScanContext", record: Record) -> str:
     return render_conversation(scan.tokenizer, [*record.case.messages,
                                                 {"role": "assistant", "content": record.response.text}])
 
 
-def read_cases(scan: "DeepScan", bundle: "ReferenceBundle",
+def read_cases(scan: "ScanContext", bundle: "ReferenceBundle",
                records: Sequence[Record]) -> tuple[list[PromptReading], dict[int, Any]]:
     """Prompt readings (or, per row, why the attribution could not run) and the mean-pooled
     conversations at the X-Boundary layers.
@@ -94,7 +94,7 @@ def read_cases(scan: "DeepScan", bundle: "ReferenceBundle",
     return readings, pooled
 
 
-def _attributions(scan: "DeepScan", bundle: "ReferenceBundle", prompts: list[str],
+def _attributions(scan: "ScanContext", bundle: "ReferenceBundle", prompts: list[str],
                   budget: int | None) -> list[tuple[list[int], list[float]] | str]:
     """Per prompt, its token ids and gradient x input at the reference layer, or why not."""
     from ..models.budget import TooLarge, graph_cost, plan_batches, run_halving
@@ -114,7 +114,7 @@ def _attributions(scan: "DeepScan", bundle: "ReferenceBundle", prompts: list[str
     return out
 
 
-def _gradient_pass(scan: "DeepScan", bundle: "ReferenceBundle",
+def _gradient_pass(scan: "ScanContext", bundle: "ReferenceBundle",
                    prompts: list[str]) -> list[tuple[list[int], list[float]]]:
     """Gradient x input of the refusal projection at the reference layer; the forward stops there,
     so autograd keeps a graph over ``best_layer`` blocks only and the rest never run."""
@@ -202,7 +202,7 @@ def attribution_entry(bundle: "ReferenceBundle", reading: PromptReading, sink: S
     return entry("token_attribution", summary, numbers, plot, sink.data("token_attribution", data))
 
 
-def diagnose_failures(scan: "DeepScan", bundle: "ReferenceBundle", records: Sequence[Record],
+def diagnose_failures(scan: "ScanContext", bundle: "ReferenceBundle", records: Sequence[Record],
                       sinks: Sequence[Sink]) -> list[list[dict[str, Any]]]:
     """The three per-failure entries of each record, in order (two batched passes in all)."""
     readings, pooled = read_cases(scan, bundle, records)

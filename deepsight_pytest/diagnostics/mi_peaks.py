@@ -37,7 +37,7 @@ from .capture import check_layers, encode, layer_hook
 
 if TYPE_CHECKING:
     from .artifacts import Sink
-    from .scan import DeepScan
+    from .context import ScanContext
 
 SIGMA = 50.0
 EPS = 1e-5
@@ -216,7 +216,7 @@ def thinking_tokens(tokens: Sequence[Sequence[str]], peak_positions: Sequence[Se
     return counts.most_common(top)
 
 
-def generate_states(scan: "DeepScan", prompts: Sequence[str], layer: int, max_new_tokens: int) -> list[tuple[Any, list[int]]]:
+def generate_states(scan: "ScanContext", prompts: Sequence[str], layer: int, max_new_tokens: int) -> list[tuple[Any, list[int]]]:
     """Greedy generation recording the last-token state at ``layer`` on every step, per prompt."""
     import torch
 
@@ -242,7 +242,7 @@ def generate_states(scan: "DeepScan", prompts: Sequence[str], layer: int, max_ne
     return results
 
 
-def run(scan: "DeepScan", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
+def run(scan: "ScanContext", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
     """MI-Peaks on the model under test over the (problem, solution) rows of ``params["sets"]``."""
     import torch
 

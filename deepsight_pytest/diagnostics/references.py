@@ -28,7 +28,7 @@ from .capture import capture_texts, default_layers, render_conversation
 from .datasets import BENIGN_CHATS, DataSpec, load_cases, ranked
 
 if TYPE_CHECKING:
-    from .scan import DeepScan
+    from .context import ScanContext
 
 VERSION = "3"  # 2: position ids follow the mask; 3: reference layer <= 0.8 L
 HARMFUL = DataSpec("alert-sample", expect="refuse")  # 36 prompts over ALERT's six macro categories
@@ -89,12 +89,12 @@ def reference_key(fingerprint: str, judge: str, max_new_tokens: int, seed: int, 
                        [(c.uid, c.messages) for c in harmful], [(c.uid, c.messages) for c in harmless])
 
 
-def _conversation(scan: "DeepScan", record: Record) -> str:
+def _conversation(scan: "ScanContext", record: Record) -> str:
     return render_conversation(scan.tokenizer, [*record.case.messages,
                                                 {"role": "assistant", "content": record.response.text}])
 
 
-def build(scan: "DeepScan", key: str) -> ReferenceBundle:
+def build(scan: "ScanContext", key: str) -> ReferenceBundle:
     """Answer, judge and run the reference sets through the model (the expensive path)."""
     import torch
 

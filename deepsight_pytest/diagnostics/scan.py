@@ -23,7 +23,8 @@ from . import DIAGNOSTICS, CASE_METHODS
 from .artifacts import Artifacts
 from .base import DiagnosticError, MethodResult, entry, is_entry, skipped_entry
 from .cache import ResultCache
-from .datasets import method_params, select
+from .datasets import select
+from .params import method_params
 
 if TYPE_CHECKING:
     from ..engine import Engine

@@ -24,7 +24,7 @@ from .capture import decoder_blocks, frozen
 
 if TYPE_CHECKING:
     from .artifacts import Sink
-    from .scan import DeepScan
+    from .context import ScanContext
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def importances(model: Any, tokenizer: Any, samples: Sequence[tuple[str, str]],
     return {name: w.detach().abs().float() * total[name] for name, (_, w) in weights.items()}
 
 
-def run(scan: "DeepScan", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
+def run(scan: "ScanContext", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
     """SPIN on the model under test, over the ``first`` and ``second`` sets in ``params["sets"]``."""
     blocks = list(params["blocks"]) if params["blocks"] is not None else list(range(scan.blocks))
     q = float(params["q"])

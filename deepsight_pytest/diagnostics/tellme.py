@@ -26,7 +26,7 @@ from .capture import capture_texts, check_layers, render_conversation
 
 if TYPE_CHECKING:
     from .artifacts import Sink
-    from .scan import DeepScan
+    from .context import ScanContext
 
 SUFFIX = " Start evaluating the safety of my responses."
 CLASSES = ("safe", "unsafe")
@@ -100,7 +100,7 @@ def measure(safe: Any, unsafe: Any, eps: float = 0.1) -> dict[str, float]:
     return {**coding_rates(states, labels, eps), "erank": effective_rank(states), **distances(safe, unsafe)}
 
 
-def run(scan: "DeepScan", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
+def run(scan: "ScanContext", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
     """TELLME on the model under test, over the ``safe`` and ``unsafe`` rows in ``params["sets"]``."""
     blocks = scan.blocks
     [layer] = check_layers([params["layer"] if params["layer"] is not None else (2 * blocks) // 3], blocks)

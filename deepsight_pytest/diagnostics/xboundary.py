@@ -22,7 +22,7 @@ from .capture import capture_texts, check_layers, default_layers, render_convers
 
 if TYPE_CHECKING:
     from .artifacts import Sink
-    from .scan import DeepScan
+    from .context import ScanContext
 
 CLASSES = ("harmful", "safe", "boundary")
 
@@ -55,7 +55,7 @@ def pca_2d(points: Any) -> tuple[Any, Any, Any]:
     return (x - mean) @ basis.T, basis, mean
 
 
-def run(scan: "DeepScan", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
+def run(scan: "ScanContext", params: Mapping[str, Any], sink: "Sink") -> MethodResult:
     """X-Boundary on the model under test, over the classes in ``params["sets"]``."""
     import torch
 
