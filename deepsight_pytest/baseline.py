@@ -117,7 +117,9 @@ class BaselinePlugin:
                 parent.setdefault(suite, item)
         for suite in sorted(last, key=last.__getitem__, reverse=True):  # from the end: indices stay valid
             plan = engine.suite(suite)
-            new = [RegressionItem.from_parent(parent[suite].parent, name=f"{TEST_NAME}[{plan.benchmark.name}/{c}]",
+            holder = parent[suite].parent
+            assert holder is not None  # a collected item always has its collector
+            new = [RegressionItem.from_parent(holder, name=f"{TEST_NAME}[{plan.benchmark.name}/{c}]",
                                               suite_key=suite, benchmark=plan.benchmark.name, category=c,
                                               baseline=self.baseline)
                    for c in plan.categories]

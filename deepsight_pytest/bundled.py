@@ -14,7 +14,7 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 def bundled_dir(name: str) -> Path:
     """The folder ``name`` (``fixtures`` or ``safety_tests``) of the package, else of the checkout."""
-    packaged = Path(str(files("deepsight_pytest").joinpath("_bundled", name)))
+    packaged = Path(str(files("deepsight_pytest").joinpath("_bundled").joinpath(name)))
     return packaged if packaged.is_dir() else _SOURCE_ROOT / name
 
 

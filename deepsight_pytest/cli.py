@@ -199,7 +199,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        return int(args.run(args))
     except DeepSightError as exc:
         print(f"deepsight {args.command}: error: {exc}", file=sys.stderr)
         return 2

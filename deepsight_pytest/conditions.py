@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .errors import ConfigError
 from .records import Case, Message
@@ -41,7 +41,9 @@ class Condition:
 
     def apply(self, case: Case) -> Case:
         """The case as asked under this condition (its uid gains ``@name``)."""
-        fill = (lambda text: text.replace(TARGET, self.target)) if self.target is not None else (lambda text: text)
+        target = self.target
+        fill: Callable[[str], str] = ((lambda text: text.replace(TARGET, target)) if target is not None
+                                      else (lambda text: text))
         own = [dict(m, content=fill(m["content"])) for m in case.messages]
         system = [m for m in own if m["role"] == "system"]
         turns = [m for m in own if m["role"] != "system"]

@@ -60,8 +60,8 @@ class SuiteClass(pytest.Class):
     """A suite's test class; collects its two tests whatever ``python_functions`` says."""
 
     def funcnamefilter(self, name: str) -> bool:
-        gapped = getattr(self.parent, "gapped", set())
-        targeted = getattr(self.parent, "targeted", set())
+        gapped: set[str] = getattr(self.parent, "gapped", set())
+        targeted: set[str] = getattr(self.parent, "targeted", set())
         return (name in TESTS or (name == GAP_TEST and self.name in gapped)
                 or (name == TARGET_TEST and self.name in targeted))
 

@@ -169,7 +169,7 @@ class _TomlLines:
         top = head[0] if head else (self._find(r".*tool\.deepsight") or [0])[0]
         root = self._mapping({k: v for k, v in table.items() if k != "suites"}, top,
                              self._block_end(top), top + 1)
-        children = dict(root.children or {})
+        children = dict(root.children) if isinstance(root.children, dict) else {}
         defaults_head = self._find(r"^\s*\[\s*tool\.deepsight\.defaults\s*\]")
         if "defaults" in table and defaults_head:
             start = defaults_head[0]
@@ -287,7 +287,7 @@ class _Suite:
             BENCHMARKS.entry(item.value)
         except DeepSightError as exc:
             raise self.fail(item.line, str(exc)) from None
-        return item.value
+        return str(item.value)  # a registered name
 
     def _check_subsets(self, benchmark: str, subset: Any) -> None:
         if subset is None:

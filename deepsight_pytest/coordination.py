@@ -102,7 +102,7 @@ class Claims:
 
     def settle(self, done: Iterable[str] = (), failed: Mapping[str, str] | None = None) -> None:
         """Mark keys generated (their responses are in the store) or failed (with the error)."""
-        rows = [(DONE, None, self.run, key, self.owner) for key in done]
+        rows: list[tuple[str, str | None, str, str, str]] = [(DONE, None, self.run, key, self.owner) for key in done]
         rows += [(ERROR, error, self.run, key, self.owner) for key, error in (failed or {}).items()]
         if not rows:
             return

@@ -8,7 +8,7 @@ store as it completes (a crash loses at most the batch in flight). Tests then on
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from .errors import CaseTooLarge, DeepSightError, GenerationError
 from .generation import fill_responses
@@ -22,6 +22,29 @@ from .records import Case, Record, Response, Safety, Sample, Verdict
 from .stats import POOLED, CategoryStats, GapResult, GateResult, PairedCounts, TargetPoint, TargetResult
 from .store import RecordStore, content_key
 from .suites import SuitePlan, SuiteSpec, plan_suite
+
+if TYPE_CHECKING:
+    from .coordination import Claims
+
+
+class WorkerLink(Protocol):
+    """The engine's seam to pytest-xdist (``xdist_support.WorkerLink`` on a worker): which cases
+    this worker runs and the run's shared claims, so two workers never generate one response."""
+
+    def owned(self, suite_key: str) -> set[str] | None: ...
+
+    def claims(self, store: RecordStore) -> Claims | None: ...
+
+    def close(self) -> None: ...
+
+
+class Diagnoser(Protocol):
+    """The engine's seam to per-case diagnostics (``diagnostics.scan.DeepScan``): answered records
+    in, the same records with their readings attached out."""
+
+    def attach(self, records: Mapping[str, Record]) -> dict[str, Record]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -76,13 +99,13 @@ class Engine:
 
     def __init__(self, settings: Settings, store_factory: Callable[[], RecordStore],
                  model_factory: Callable[[], ModelBackend],
-                 diagnoser_factory: Callable[["Engine"], Any] | None = None) -> None:
+                 diagnoser_factory: Callable[["Engine"], Diagnoser] | None = None) -> None:
         self.settings = settings
         self.stats = EngineStats()
         self._store_factory = store_factory
         self._model_factory = model_factory
         self._diagnoser_factory = diagnoser_factory
-        self._diagnoser: Any = None
+        self._diagnoser: Diagnoser | None = None
         self._store: RecordStore | None = None
         self._model: ModelBackend | None = None
         self._judges: dict[str, Judge] = {}
@@ -92,7 +115,7 @@ class Engine:
         self._records: dict[str, dict[str, Record]] = {}
         self._failures: dict[str, str] = {}
         self.progress: Progress = NO_PROGRESS  # progress_display on a terminal, else nothing
-        self.xdist: Any = None  # xdist_support.WorkerLink on an xdist worker: its queued cases, the run's claims
+        self.xdist: WorkerLink | None = None  # on an xdist worker: its queued cases, the run's claims
 
     # -- planning (collection time) ------------------------------------------------------------
     def plan(self, spec: SuiteSpec) -> SuitePlan:
@@ -134,7 +157,7 @@ class Engine:
         return self._store
 
     @property
-    def diagnoser(self) -> Any:
+    def diagnoser(self) -> Diagnoser:
         """The session's DeepScan diagnostics (``diagnostics.scan.DeepScan``), built on first use."""
         if self._diagnoser is None:
             if self._diagnoser_factory is None:
@@ -211,7 +234,7 @@ class Engine:
                                         [records[c.uid].verdict.safe for c in cases
                                          if c.condition == condition.name
                                          and records[c.uid].response.finish_reason != TOO_LARGE])
-            points.append(TargetPoint(condition.name, float(condition.target) / 100, stats.n, stats.safe,
+            points.append(TargetPoint(condition.name, float(str(condition.target)) / 100, stats.n, stats.safe,
                                       stats.unsafe, stats.unknown))
         return TargetResult(plan.benchmark.name, tuple(points), plan.min_score, self.settings.max_unknown)
 

@@ -46,7 +46,7 @@ class _Committer:
         failed = {k: r.error for k, r in self.pending.items() if r.error is not None}
         self.store.put_responses(ok)
         if self.claims is not None:
-            self.claims.settle(ok, failed)  # type: ignore[arg-type]
+            self.claims.settle(ok, failed)
         self.stats.generated += len(ok)
         self.stats.errors += len(failed)
         self.pending.clear()

@@ -9,7 +9,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import pytest
 
@@ -300,7 +300,18 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(option.ini, help=option.help, default=None)
 
 
-def _resolve(config: pytest.Config, option: Option) -> Any:
+class OptionSource(Protocol):
+    """What option resolution reads of a configuration: ``pytest.Config`` or a :class:`ScriptConfig`."""
+
+    @property
+    def rootpath(self) -> Path: ...
+
+    def getoption(self, dest: str, /) -> Any: ...
+
+    def getini(self, name: str, /) -> Any: ...
+
+
+def _resolve(config: OptionSource, option: Option) -> Any:
     sources: list[tuple[str, Any, Path | None]] = [
         (option.flags[0], config.getoption(option.dest), Path.cwd()),
         (f"environment variable {option.env}", os.environ.get(option.env), Path.cwd()),
@@ -337,7 +348,7 @@ class ScriptConfig:
         return None
 
 
-def resolve_settings(config: "pytest.Config | ScriptConfig") -> Settings:
+def resolve_settings(config: OptionSource) -> Settings:
     """Resolve every option once (command line > environment > ini > default)."""
     values = {option.dest: _resolve(config, option) for option in OPTIONS}
     if values["safety_samples"] > 1 and values["safety_temperature"] == 0.0:

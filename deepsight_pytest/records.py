@@ -172,7 +172,7 @@ class Record:
         return [a.verdict.safe for a in self.answers]
 
     def to_dict(self) -> dict[str, Any]:
-        data = json.loads(json.dumps(asdict(self), default=_enum_value))
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=_enum_value))
         if not self.samples:  # one answer: the record format of greedy runs, unchanged
             del data["samples"]
         return data

@@ -11,7 +11,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .benchmarks import BENCHMARKS, Benchmark
 from .benchmarks.base import Part
@@ -115,7 +115,7 @@ def _is_text(value: object) -> bool:
 
 
 #: argument -> (check, what it must be); ``None`` is always allowed (= not given).
-KWARG_TYPES = {
+KWARG_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "subset": (lambda v: _is_text(v) or (isinstance(v, (list, tuple)) and all(map(_is_text, v))),
                "a subset name or a list of them"),
     "sample": (_is_count, "a whole number of at least 1"),

@@ -16,13 +16,16 @@ and ``engine.workers`` keeps each one's.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .collection import CASE_FIXTURE, CaseParam
 from .coordination import Claims
 from .store import RecordStore
+
+if TYPE_CHECKING:
+    from .engine import Engine, EngineStats
 
 OUTPUT_KEY = "deepsight_engine"
 
@@ -82,7 +85,7 @@ class WorkerLink:
             self._claims = None
 
 
-def publish_stats(config: pytest.Config, stats: Any) -> None:
+def publish_stats(config: pytest.Config, stats: EngineStats) -> None:
     """On a worker: hand the engine counters to the controller with the worker's output."""
     output = getattr(config, "workeroutput", None)
     if output is not None:
@@ -92,7 +95,7 @@ def publish_stats(config: pytest.Config, stats: Any) -> None:
 class StatsCollector:
     """On the controller: add each worker's counters to the session's engine counters."""
 
-    def __init__(self, stats: Any) -> None:
+    def __init__(self, stats: EngineStats) -> None:
         self.stats = stats
 
     @pytest.hookimpl(optionalhook=True)
@@ -102,7 +105,7 @@ class StatsCollector:
             self.stats.merge(data, worker=str(getattr(getattr(node, "gateway", None), "id", "?")))
 
 
-def configure(config: pytest.Config, engine: Any) -> None:
+def configure(config: pytest.Config, engine: Engine) -> None:
     """Link the engine to xdist: a worker learns its queue; the controller collects counters."""
     if is_worker(config):
         engine.xdist = WorkerLink(config)

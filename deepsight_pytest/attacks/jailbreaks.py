@@ -86,7 +86,7 @@ def parse(part: Part, rows: Iterable[Row]) -> list[Case]:
     return _dedup(cases)
 
 
-def _risk(where: str, row: Row) -> str | None:
+def _risk(where: str, row: dict[str, Any]) -> str | None:
     """The taxonomy id of the jailbroken goal: the row's ``risk``, else its origin benchmark's, else
     none (the report counts it as unmapped)."""
     from ..benchmarks.taxonomy import MAPPINGS, RISKS, UNIFORM, risk_for

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..errors import DataError
 from ..records import Case, Expect
@@ -38,7 +38,7 @@ def parse(part: Part, rows: Iterable[Row], *, benchmark: str, adversarial: bool)
         micro = text(where, row, "category")
         macro = risk_for("alert", micro, where)
         prompt = unwrap(text(where, row, "prompt"))
-        meta: dict[str, object] = {"macro": macro, "risk": macro}
+        meta: dict[str, Any] = {"macro": macro, "risk": macro}
         if adversarial:
             attack = slug(text(where, row, "attack_type"))
             meta.update(attack_type=attack, stratum=attack)

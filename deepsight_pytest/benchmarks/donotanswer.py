@@ -9,7 +9,7 @@ comes from the row. Category = risk area (also the subset); ids are row numbers 
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..errors import DataError
 from ..records import Case, Expect
@@ -28,7 +28,7 @@ AREAS = {
 }
 
 
-def _area(where: str, row: dict, part: Part) -> str:
+def _area(where: str, row: dict[str, Any], part: Part) -> str:
     raw = optional_text(row, "risk_area")
     if not raw:
         if part.subset is None:

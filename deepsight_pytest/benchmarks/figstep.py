@@ -12,7 +12,7 @@ itself, FigStep's vanilla-query baseline. Ids are ``<category_id>-<task_id>``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..errors import DataError
 from ..records import Case, Expect
@@ -27,7 +27,7 @@ IMAGE_PROMPT = ("The image shows a list numbered 1, 2, and 3, but the items are 
                 "approximately 100 words.")
 
 
-def _number(where: str, row: dict, column: str) -> int:
+def _number(where: str, row: dict[str, Any], column: str) -> int:
     raw = text(where, row, column)
     if not raw.isdigit():
         raise DataError(f"{where}: {column} must be a whole number, got {raw!r}")

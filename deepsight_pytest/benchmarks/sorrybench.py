@@ -10,7 +10,7 @@ is the single turn. Upstream metric: fulfilment rate (= 1 - the gate's safety ra
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..errors import DataError
 from ..records import Case, Expect
@@ -65,7 +65,7 @@ def category_of(where: str, raw: object) -> str:
                     "or a category name")
 
 
-def _turn(where: str, row: dict) -> str:
+def _turn(where: str, row: dict[str, Any]) -> str:
     turns = row.get("turns")
     if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
         raise DataError(f"{where}: 'turns' must be a non-empty list of strings")

@@ -6,7 +6,7 @@ its bounds and attaches the numbers and file paths as JUnit properties.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -25,7 +25,7 @@ def deepscan(request: pytest.FixtureRequest) -> "DeepScan":
     ``deepscan.references()``, ``deepscan.attach(records)``. Reference sets and results are
     cached on disk per model."""
     try:
-        scan = get_session(request.config).engine.diagnoser
+        scan = cast("DeepScan", get_session(request.config).engine.diagnoser)  # the diagnostics plugin builds one
         if not scan.has_weights:
             pytest.skip(f"deepscan: {scan.skip_reason}")
     except DeepSightError as exc:

@@ -121,7 +121,8 @@ class _Position:
         self.figure, self.axes = _figure(2.6 * len(panels), 2.5, len(panels))
         self.stars, self.limits = [], []
         for ax, panel in zip(self.axes, panels):
-            xs_all, ys_all = [], []
+            xs_all: list[float] = []
+            ys_all: list[float] = []
             for name in ("safe", "harmful"):
                 points = panel["points"].get(name) or []
                 if points:

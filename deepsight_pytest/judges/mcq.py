@@ -47,7 +47,7 @@ def letters_in(span: str) -> str:
 
 def tagged_answer(text: str) -> str | None:
     """SafeSci's span: the last ``<ans>...<eoa>``, else what follows an unclosed ``<ans>``."""
-    spans = _TAGGED.findall(text)
+    spans: list[str] = _TAGGED.findall(text)
     if spans:
         return spans[-1]
     spans = _OPEN_TAG.findall(text)

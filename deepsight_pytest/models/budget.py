@@ -97,9 +97,9 @@ def _cgroup_room() -> int:
     """What the memory cgroup of this process still allows (v2 or v1), else unbounded."""
     for limit_path, usage_path in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),):
         try:
-            limit = open(limit_path).read().strip()
-            if limit != "max":
-                return max(0, int(limit) - int(open(usage_path).read()))
+            text = open(limit_path).read().strip()
+            if text != "max":
+                return max(0, int(text) - int(open(usage_path).read()))
         except (OSError, ValueError):
             pass
     try:

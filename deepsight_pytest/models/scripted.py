@@ -166,13 +166,13 @@ class ScriptedBackend(ModelBackend):
     def _answer(self, prompt: str, settings: GenerationSettings) -> Response:
         answers = next((answers for pattern, answers in self._rules if pattern.search(prompt)), [self._default])
         text = answers[0]
+        if settings.sampling and len(answers) > 1:  # (only a rule has several answers; never None)
+            draw = f"{settings.sample_seed}:{settings.temperature}:{settings.top_p}:{prompt}"
+            text = answers[int(hashlib.sha256(draw.encode()).hexdigest(), 16) % len(answers)]
         if text is None:  # that case's error (one line), the others answer
             return Response(text="", tokens=0, finish_reason="error", latency_s=self._latency, model=self.fingerprint,
                             error=f"{self.path}: no rule matches this prompt and the file has no 'default' "
                                   f"(prompt starts {neutralise(' '.join(prompt.split())[:60])!r})")
-        if settings.sampling and len(answers) > 1:
-            draw = f"{settings.sample_seed}:{settings.temperature}:{settings.top_p}:{prompt}"
-            text = answers[int(hashlib.sha256(draw.encode()).hexdigest(), 16) % len(answers)]
         words = text.split()[: settings.max_new_tokens]
         truncated = len(words) < len(text.split())
         return Response(text=" ".join(words) if truncated else text, tokens=len(words),

@@ -82,5 +82,5 @@ class CompactReports:
         output."""
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         phases = getattr(reporter, "stats", {}).get("")
-        if phases and len(phases) > 1000:
+        if reporter is not None and phases and len(phases) > 1000:
             reporter.stats[""] = [r for r in phases if getattr(r, "sections", None)]

@@ -1,6 +1,8 @@
 """The terminal summary table: benchmark, category, n, safe, ratio, interval, threshold, gate."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..stats import POOLED_WEIGHTING, SAMPLED_WEIGHTING
 from .results import RunResults
 from ..sanitize import neutralise
@@ -121,7 +123,7 @@ def regression_lines(results: RunResults) -> list[str]:
     return _table(REGRESSION_HEADER, rows)
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     if not rows:
         return []
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
