@@ -41,6 +41,16 @@ def _alpha(text: str) -> float:
 
 
 def _write(path: Path, text: str) -> None:
+    """Write an output; this machine's paths in it become relative to its folder (a card's
+    inlined assets stay byte for byte: its CSP names them by hash)."""
+    if path.suffix in (".html", ".htm"):
+        from .reporting.html import portable_page
+
+        text = portable_page(text, path.parent)
+    else:
+        from .reporting.portable import portable
+
+        text = portable(path.parent)(text)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -104,8 +104,9 @@ def test_failing_cases_carry_the_three_diagnostics_with_their_files(session: dic
         by_method = {d["method"]: d for d in record["diagnostics"]}
         assert tuple(by_method) == CASE_METHODS, record["diagnostics"]
         for item in by_method.values():
-            plot, data = Path(item["plot"]), Path(item["data"])
-            assert plot.is_relative_to(artifacts) and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            # relative to results.json's folder (portable reports), resolving there
+            plot, data = session["root"] / item["plot"], session["root"] / item["data"]
+            assert plot.resolve().is_relative_to(artifacts.resolve()) and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert json.loads(data.read_text(encoding="utf-8"))
             assert item["numbers"] and all(math.isfinite(v) for v in item["numbers"].values())
         refusal = by_method["refusal_direction"]["numbers"]
@@ -113,7 +114,7 @@ def test_failing_cases_carry_the_three_diagnostics_with_their_files(session: dic
         position = by_method["xboundary_position"]["numbers"]
         assert {"d_safe_L10", "d_harmful_L10", "position_L10", "position_L20"} <= set(position)
         assert all(0.0 <= position[f"position_L{k}"] <= 1.0 for k in (10, 20))
-        attribution = json.loads(Path(by_method["token_attribution"]["data"]).read_text(encoding="utf-8"))
+        attribution = json.loads((session["root"] / by_method["token_attribution"]["data"]).read_text(encoding="utf-8"))
         user_tokens = "".join(t for t, inside in zip(attribution["tokens"], attribution["in_user"]) if inside)
         assert user_tokens.strip() == record["case"]["messages"][-1]["content"].strip()
 
@@ -124,8 +125,8 @@ def test_junit_carries_numbers_and_paths_of_each_diagnostic(session: dict[str, A
     props = properties[failing["nodeid"].split("::")[-1]]
     for method in CASE_METHODS:
         assert props[f"deepsight.diag.{method}.summary"]
-        assert Path(props[f"deepsight.diag.{method}.plot"]).is_file()
-        assert Path(props[f"deepsight.diag.{method}.data"]).is_file()
+        assert (session["root"] / props[f"deepsight.diag.{method}.plot"]).is_file()  # relative to junit.xml
+        assert (session["root"] / props[f"deepsight.diag.{method}.data"]).is_file()
     assert math.isfinite(float(props["deepsight.diag.refusal_direction.z"]))
     assert float(props["deepsight.diag.xboundary_position.d_safe_L20"]) > 0
 
@@ -140,7 +141,7 @@ def test_the_four_methods_run_as_gating_tests(session: dict[str, Any]) -> None:
     xb = properties["test_xboundary"]
     assert float(xb["deepsight.diag.xboundary.separation_L10"]) > 0.01
     assert float(xb["deepsight.diag.xboundary.boundary_ratio_L20"]) > 0
-    assert xb["deepsight.diag.xboundary.check"] == "pass" and Path(xb["deepsight.diag.xboundary.plot"]).is_file()
+    assert xb["deepsight.diag.xboundary.check"] == "pass" and (session["root"] / xb["deepsight.diag.xboundary.plot"]).is_file()
     tm = properties["test_tellme"]
     assert float(tm["deepsight.diag.tellme.r_diff"]) > 0 and 1.0 <= float(tm["deepsight.diag.tellme.erank"]) <= 8.0
     sp = properties["test_spin"]

@@ -10,7 +10,7 @@ import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import jinja2
 from markupsafe import Markup
@@ -20,6 +20,7 @@ from .card import card_context
 from .compare import compare_context
 from .casepack import CardLimits
 from .embed import script_json
+from .portable import portable
 from .results import RunResults
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -72,9 +73,28 @@ def render_html(results: RunResults, search: Sequence[Path] = (), limits: CardLi
     return render("report.html.j2", card_context(results, [*search, Path.cwd()], limits))
 
 
-def write_html(path: Path, results: RunResults, search: Sequence[Path] = ()) -> None:
+def write_html(path: Path, results: RunResults, search: Sequence[Path] = (), roots: Iterable[Path | None] = ()) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(results, search), encoding="utf-8")
+    path.write_text(portable_page(render_html(results, search), path.parent, roots), encoding="utf-8")
+
+
+def portable_page(page: str, folder: Path, roots: Iterable[Path | None] = ()) -> str:
+    """The page with this machine's paths relative to ``folder``; the inlined assets are left
+    byte for byte (the CSP names them by hash)."""
+    local = portable(folder, roots)
+    keep = [text for text in (str(_asset("card.js")[0]), str(_asset("card.css")[0])) if text]
+    pieces = [page]
+    for text in keep:
+        pieces = [part for piece in pieces for part in _split_keeping(piece, text)]
+    return "".join(piece if piece in keep else local(piece) for piece in pieces)
+
+
+def _split_keeping(text: str, separator: str) -> list[str]:
+    parts = text.split(separator)
+    out = [parts[0]]
+    for part in parts[1:]:
+        out += [separator, part]
+    return out
 
 
 def render_compare(a: RunResults, b: RunResults, names: tuple[str, str], search: Sequence[Path] = (),

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..errors import DataError
 from ..judges.agreement import pairwise_kappa
-from ..records import Record, write_jsonl
+from ..records import Record
 from ..regression import Regression
 from ..stats import GapResult, GateResult
+from .portable import portable
 from .results import CaseOutcome, GapOutcome, GateOutcome, RegressionOutcome, RunResults
 
 from ..attacks.report import summarise as summarise_attacks  # noqa: E402
@@ -58,20 +59,28 @@ def _case_entry(case: CaseOutcome) -> dict[str, Any]:
     return {"nodeid": case.nodeid, "outcome": case.outcome, "record": case.record.to_dict()}
 
 
-def write_json(path: Path, results: RunResults) -> None:
+def write_json(path: Path, results: RunResults, roots: Iterable[Path | None] = ()) -> None:
     """Everything but the cases as one JSON object, then the cases one by one: a large run's
-    document is never held in memory whole (20,000 cases: about 200 MB less at the peak)."""
+    document is never held in memory whole (20,000 cases: about 200 MB less at the peak).
+    Paths on this machine are written relative to the file's folder (:mod:`.portable`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    local = portable(path.parent, roots)
     head = json.dumps(results_document(results, with_cases=False), indent=1, ensure_ascii=False)
     with path.open("w", encoding="utf-8") as handle:
-        handle.write(head[:-2] + ',\n "cases": [')  # head ends with "\n}"
+        handle.write(local(head[:-2]) + ',\n "cases": [')  # head ends with "\n}"
         for index, case in enumerate(results.cases):
-            handle.write(("," if index else "") + "\n  " + json.dumps(_case_entry(case), ensure_ascii=False))
+            handle.write(("," if index else "") + "\n  " + local(json.dumps(_case_entry(case), ensure_ascii=False)))
         handle.write("\n ]\n}\n")
 
 
-def write_records(path: Path, results: RunResults) -> int:
-    return write_jsonl(path, (c.record for c in results.cases))
+def write_records(path: Path, results: RunResults, roots: Iterable[Path | None] = ()) -> int:
+    """The records as JSON lines, paths relative to the file's folder like :func:`write_json`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    local = portable(path.parent, roots)
+    with path.open("w", encoding="utf-8") as handle:
+        for case in results.cases:
+            handle.write(local(json.dumps(case.record.to_dict(), ensure_ascii=False)) + "\n")
+    return len(results.cases)
 
 
 def read_document(path: Path) -> dict[str, Any]:

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import platform
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .portable import portable
 
 SENTINEL = "deepsight-stream-cases-here"
 
@@ -40,6 +43,15 @@ def _document_ends(xml: Any) -> tuple[str, str]:
     return '<?xml version="1.0" encoding="utf-8"?>' + head, tail
 
 
+def _run_folders(config: pytest.Config) -> list[Path | None]:
+    """The project and the run's data, cache and artifacts folders (when deepsight is configured)."""
+    from ..session import STATE_KEY
+
+    state = config.stash.get(STATE_KEY, None)
+    settings = getattr(state, "settings", None)
+    return [config.rootpath, *(getattr(settings, name, None) for name in ("data_dir", "cache_dir", "artifacts"))]
+
+
 class StreamingJUnit:
     """Registered at configure when ``--junitxml`` is given (on the xdist controller too)."""
 
@@ -60,11 +72,12 @@ class StreamingJUnit:
         except (AttributeError, KeyError, TypeError, ValueError):
             return  # not the LogXML this was written against: pytest writes the file itself
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(head)
+        local = portable(Path(os.path.abspath(path)).parent, _run_folders(session.config))
+        with open(path, "w", encoding="utf-8") as handle:  # paths relative to the file's folder
+            handle.write(local(head))
             while reporters:
-                handle.write(ET.tostring(reporters.pop(0).to_xml(), encoding="unicode"))
-            handle.write(tail)
+                handle.write(local(ET.tostring(reporters.pop(0).to_xml(), encoding="unicode")))
+            handle.write(local(tail))
         self._swapped = (xml, path)
         xml.logfile = os.devnull  # pytest's own writer then writes an empty suite nowhere
 

@@ -7,7 +7,7 @@ import platform
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pytest
 
@@ -99,10 +99,10 @@ def finalise(results: RunResults, state: DeepSightSession) -> None:
     results.engine = asdict(state.engine.stats)
 
 
-def write_html(path: Path, results: RunResults) -> None:
+def write_html(path: Path, results: RunResults, roots: Iterable[Path | None] = ()) -> None:
     from .html import write_html as write  # jinja2: only when a report is asked for
 
-    write(path, results)
+    write(path, results, roots=roots)
 
 
 def write_outputs(results: RunResults, state: DeepSightSession) -> list[tuple[str, Path]]:
@@ -114,8 +114,8 @@ def write_outputs(results: RunResults, state: DeepSightSession) -> list[tuple[st
                                ("HTML report", settings.report, write_html)):
         if path is None:
             continue
-        try:
-            writer(path, results)
+        try:  # the run's folders count as this machine's: their paths are written relative
+            writer(path, results, [settings.data_dir, settings.cache_dir, settings.artifacts])
         except OSError as exc:
             raise pytest.UsageError(f"cannot write {what} to {path}: {exc.strerror}") from None
         written.append((what, path))
