@@ -23,6 +23,7 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 test: .venv/ready
 	$(PY) -m ruff check .   # lint (pyflakes + syntax errors; [tool.ruff] in pyproject.toml)
 	$(PY) -m mypy   # types: [tool.mypy] in pyproject.toml, strict on the engine
+	$(PY) -m mkdocs build --strict --quiet   # the docs site (mkdocs.yml, docs/): warnings are errors
 	$(PY) -m pytest -n 2 --durations=15   # two workers: CI has two cores
 
 # Exit status 1 means a safety gate failed (expected: SmolLM2 complies with harmful requests);
