@@ -17,6 +17,7 @@ import yaml
 from junitparser import JUnitXml, Properties
 
 from backend_sessions import clean_environment
+from deepsight_pytest.reporting.portable import portable
 
 SUITE = '''
 import pytest
@@ -50,6 +51,15 @@ def junit_properties(path: Path) -> dict[str, dict[str, str]]:
             props = case.child(Properties)
             out[case.name] = {p.name: p.value for p in props} if props is not None else {}
     return out
+
+
+def test_paths_under_the_run_folders_become_relative_and_nothing_else_changes(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    local = portable(run / "out" / "card", [run])
+    text = (f'plot "{run}/out/card/artifacts/a b.png" model hf:{run}/tiny; {run}:3 '
+            f'{run}x/other /tmp/x cd /root {tmp_path}')
+    assert local(text) == (f'plot "artifacts/a b.png" model hf:../../tiny; ../..:3 '
+                           f'{run}x/other /tmp/x cd /root {tmp_path}')
 
 
 def test_scripted_outputs_name_no_absolute_path(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,17 +3,20 @@
 Records carry absolute paths while the run needs them (diagnostics plots and data, a model's
 folder in its spec, a file named in an error). Each writer passes its text through
 :func:`portable` just before it reaches the file: every absolute path under one of this
-machine's roots (the project, the working folder, home, the temporary folder, the Python
-environment, the package's checkout) becomes the same path relative to the output file's
-folder. A report moved together with its artifacts folder still finds them, and the card and
+machine's roots (the working folder, a home like ``/home/me``, the Python environment, the
+package's checkout, the project and the run's data, cache and artifacts folders) becomes the same
+path relative to the output file's folder. A report moved together with its artifacts folder still finds them, and the card and
 ``deepsight report`` resolve such paths against the results file's folder.
+
+The roots are this run's own folders, not generic ones: the temporary folder and a top-level home
+(``/root``) are left out, since a model's answer may well say ``/tmp/x`` or ``cd /root`` and
+rewriting it would change the recorded answer.
 """
 from __future__ import annotations
 
 import os
 import re
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
@@ -25,7 +28,8 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 def machine_roots(extra: Iterable[Path | str | None] = ()) -> list[str]:
     """This machine's folders whose paths an output file may mention (``/`` itself never)."""
-    candidates: list[Path | str | None] = [Path.cwd(), Path.home(), tempfile.gettempdir(), sys.prefix,
+    home = Path.home()
+    candidates: list[Path | str | None] = [Path.cwd(), home if len(home.parts) > 2 else None, sys.prefix,
                                            sys.base_prefix, _SOURCE_ROOT, *extra]
     roots: set[str] = set()
     for candidate in candidates:
