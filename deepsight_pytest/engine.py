@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .coordination import Claims
 
 
-class WorkerLink(Protocol):
+class XdistLink(Protocol):
     """The engine's seam to pytest-xdist (``xdist_support.WorkerLink`` on a worker): which cases
     this worker runs and the run's shared claims, so two workers never generate one response."""
 
@@ -115,7 +115,7 @@ class Engine:
         self._records: dict[str, dict[str, Record]] = {}
         self._failures: dict[str, str] = {}
         self.progress: Progress = NO_PROGRESS  # progress_display on a terminal, else nothing
-        self.xdist: WorkerLink | None = None  # on an xdist worker: its queued cases, the run's claims
+        self.xdist: XdistLink | None = None  # on an xdist worker: its queued cases, the run's claims
 
     # -- planning (collection time) ------------------------------------------------------------
     def plan(self, spec: SuiteSpec) -> SuitePlan:
