@@ -19,13 +19,14 @@ from ..records import Expect
 from ..reporting.payload import PAYLOAD_KEY, clip_bytes
 from ..session import get_session
 from ..suites import SuiteSpec
-from .guarded import build_guard, wrap
+from .guarded import wrap
 from .jailbreaks import append_jailbreak
+from .schema import ATTACK_KEYS, check_attack
 from .search import AttackConfig, AttackOutcome, Oracle, prefetch, search
 
 MARK = "safety_attack"
 FIXTURE = "safety_attack"
-ATTACK_KWARGS = ("mutators", "max_examples", "max_chain", "guard")
+ATTACK_KWARGS = ATTACK_KEYS  # the rest of a mark's keywords are safety_suite's
 MARK_HELP = (f"{MARK}(benchmark, *, mutators=None, max_examples=None, max_chain=None, guard=None, sample=None, "
              "subset=None, judge=None, ...): search mutator chains (Hypothesis) for a jailbreak of each "
              "harmful case of the benchmark; tests take the safety_attack fixture")
@@ -75,18 +76,13 @@ def runner(config: pytest.Config) -> AttackRunner:
 
 def config_from_mark(mark: pytest.Mark, profile: str, seed: int,
                      where: str) -> tuple[SuiteSpec, AttackConfig, str | None]:
-    attack = {k: mark.kwargs[k] for k in ATTACK_KWARGS if k in mark.kwargs}
     suite_kwargs = {k: v for k, v in mark.kwargs.items() if k not in ATTACK_KWARGS}
-    mutators = attack.get("mutators")
-    if isinstance(mutators, str):
-        mutators = [mutators]
-    guard = attack.get("guard")
     try:
-        if guard is not None:
-            build_guard(f"{MARK}(guard=...)", str(guard))  # checked at collection: a bad guard is one line
+        attack = check_attack({k: mark.kwargs[k] for k in ATTACK_KWARGS if k in mark.kwargs})
         spec = SuiteSpec.from_mark(mark.args, suite_kwargs, where)
-        return spec, AttackConfig.build(profile, mutators, attack.get("max_examples"), attack.get("max_chain"),
-                                        spec.seed if spec.seed is not None else seed), guard
+        return spec, AttackConfig.build(profile, attack.get("mutators"), attack.get("max_examples"),
+                                        attack.get("max_chain"), spec.seed if spec.seed is not None else seed), \
+            attack.get("guard")
     except DeepSightError as exc:
         raise ConfigError(f"{where}: {MARK}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
 

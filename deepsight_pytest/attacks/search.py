@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from ..records import Case, Record, Safety
 from .mutators import MUTATORS, check_chain_length, mutate_case, ordered
+from .schema import check_max_examples
 
 Chain = tuple[str, ...]
 
@@ -42,7 +43,7 @@ class AttackConfig:
               max_chain: int | None, seed: int) -> "AttackConfig":
         base = PROFILES[profile]
         chain = check_chain_length(max_chain if max_chain is not None else base["max_chain"])
-        examples = check_chain_length(max_examples) if max_examples is not None else base["max_examples"]
+        examples = check_max_examples(max_examples) if max_examples is not None else base["max_examples"]
         return cls(tuple(ordered(mutators)), examples, chain, base["target"], base["shrink"], seed)
 
 
