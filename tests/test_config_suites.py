@@ -331,5 +331,7 @@ def test_the_example_file_is_valid():
     example = Path(__file__).resolve().parents[1] / "examples" / "deepsight.yaml"
     suites = load_suites(example)
     assert [s.name for s in suites] == ["xstest", "harmbench", "alert_micro", "or-bench-sample",
-                                        "safesci-sample"]
+                                        "safesci-sample", "jailbreak_search"]
     assert suites[1].kwargs == {"sample": 1, "seed": 0, "subset": "standard"}
+    assert suites[-1].attack == {"mutators": ["roleplay", "leetspeak", "base64"], "max_examples": 6,
+                                 "max_chain": 2, "guard": "keywords"}
