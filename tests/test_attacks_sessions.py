@@ -5,6 +5,7 @@ jailbreak file, and replayed by a ``jailbreaks`` suite."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,9 @@ def test_scripted_yaml_attack_suite_is_the_mark_finds_shrinks_writes_and_a_yaml_
         assert props[name]["deepsight.attack.chain"] == twin["deepsight.attack.chain"] == "base64"
         assert props[name]["deepsight.attack.response"] == twin["deepsight.attack.response"]
     result.stdout.fnmatch_lines(["*deepsight.yaml::attack::test_no_jailbreak[[]attack/advbench/harmful_behaviors/1[]]*"])
+    python_only = run(pytester, vulnerable, "--safety-cache-dir", str(root / "cache-python"), "test_attack.py")
+    generated = [re.search(r"engine: (\d+) generated", r.stdout.str()).group(1) for r in (result, python_only)]
+    assert generated[0] == generated[1] != "0"  # one plan, one memo: both forms' chains generated once
     rows = [json.loads(line) for line in jailbreaks.read_text(encoding="utf-8").splitlines()]
     assert sorted(r["goal"] for r in rows) == sorted(GOALS)  # one row per (case, chain, model): no duplicates
 
