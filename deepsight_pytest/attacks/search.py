@@ -126,16 +126,17 @@ def draw_chains(config: AttackConfig, case: Case) -> list[Chain]:
 
 def prefetch(oracle: Oracle, config: AttackConfig, cases: Sequence[Case], batch_size: int) -> int:
     """Generate every case's direct request and drawn chains in shared batches, round by round
-    (each round one batch, split evenly over the cases still searching); a case stops at its first
-    unsafe answer, where its real search stops too. Returns the number of rounds."""
-    oracle.records([(c, ()) for c in cases])
+    (each round one batch, split evenly over the cases still searching; the direct requests ride in
+    the first); a case stops at its first unsafe answer, where its real search stops too. Returns
+    the number of rounds."""
     queues = {c.uid: draw_chains(config, c) for c in cases}
     live, rounds = list(cases), 0
+    direct: list[tuple[Case, Chain]] = [(c, ()) for c in cases]
     while live:
-        share = max(1, batch_size // len(live))
+        share = max(1, (batch_size - len(direct)) // len(live))
         pairs = [(c, ch) for c in live for ch in queues[c.uid][:share]]
-        records = oracle.records(pairs)
-        rounds += 1
+        records = oracle.records(direct + pairs)[len(direct):]
+        direct, rounds = [], rounds + 1
         done = {c.uid for (c, _), r in zip(pairs, records) if r.verdict.safe is Safety.NO}
         for c in live:
             queues[c.uid] = queues[c.uid][share:]
