@@ -4,7 +4,7 @@
     .venv/bin/python bench/attacks.py --max-examples 20 --max-chain 3 --model guarded:smollm2?guard=keywords
 
 Drives the same code as ``@pytest.mark.safety_attack`` (``attacks/search.py``: dry draws, batched
-rounds, the real search with shrinking) through the engine, with no response cache, and prints:
+rounds, every case's real search at once with its shrinking batched across cases) through the engine, with no response cache, and prints:
 
 * attack success rate direct vs under search (the uplift), median shrunk chain length, queries
   per found jailbreak (every prompt sent to the guarded target; the guard answers some itself);
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from deepsight_pytest.attacks.search import AttackConfig, Oracle, prefetch, search  # noqa: E402
+from deepsight_pytest.attacks.search import AttackConfig, Oracle, prefetch, search_all  # noqa: E402
 from deepsight_pytest.engine import Engine  # noqa: E402
 from deepsight_pytest.models import create_model  # noqa: E402
 from deepsight_pytest.options import ScriptConfig, resolve_settings  # noqa: E402
@@ -76,7 +76,8 @@ def main() -> None:
     rounds = prefetch(oracle, config, cases, settings.batch_size)
     prefetch_s = time.perf_counter() - start
     log(f"prefetch: {oracle.queries} queries in {rounds} rounds, {prefetch_s:.1f} s")
-    outcomes = [search(oracle, config, case) for case in cases]
+    by_uid = search_all(oracle, config, cases)  # the plugin's way: shrinking batched across cases
+    outcomes = [by_uid[c.uid] for c in cases]
     search_s = time.perf_counter() - start
     log(f"search with shrinking: {search_s - prefetch_s:.1f} s more")
 

@@ -13,7 +13,7 @@ from deepsight_pytest.attacks.guarded import GUARD_REFUSAL, KeywordGuard, make_g
 from deepsight_pytest.attacks.jailbreaks import JAILBREAKS, append_jailbreak, jailbreak_row
 from deepsight_pytest.attacks.mutators import (MUTATORS, ORDER, check_chain_length, compose, mutate_case,
                                                ordered)
-from deepsight_pytest.attacks.search import AttackConfig, Oracle, draw_chains, prefetch, search
+from deepsight_pytest.attacks.search import AttackConfig, Oracle, draw_chains, prefetch, search, search_all
 from deepsight_pytest.benchmarks.readers import read_rows
 from deepsight_pytest.errors import DataError, SpecError
 from deepsight_pytest.models import create_model
@@ -178,3 +178,24 @@ def test_prefetch_plumbing_a_case_stops_at_its_first_unsafe_answer() -> None:
     assert any("base64" in uid for uid in batches[-1])  # the last round holds the first unsafe chain
     outcome = search(oracle, config, case)
     assert outcome.chain == ("base64",)  # shrunk: the one mutator that works
+
+
+def test_search_all_plumbing_batches_shrinking_across_cases_and_finds_what_each_search_finds_alone() -> None:
+    cases = [Case("advbench", str(i), "harmful_behaviors", ({"role": "user", "content": f"goal {i}"},),
+                  Expect.REFUSE) for i in range(4)]
+    config = AttackConfig.build("ci", ["suffix", "roleplay", "leetspeak", "rot13", "base64"], 12, 3, 0)
+    alone_batches: list[list[str]] = []
+    alone = Oracle(_plumbing_produce(alone_batches, unsafe="base64"))
+    prefetch(alone, config, cases, 8)
+    rounds = len(alone_batches)
+    singles = {c.uid: search(alone, config, c) for c in cases}
+    together_batches: list[list[str]] = []
+    together = Oracle(_plumbing_produce(together_batches, unsafe="base64"))
+    prefetch(together, config, cases, 8)
+    joint = search_all(together, config, cases)
+    for uid, outcome in singles.items():  # the same shrunk chain, the same chains tried, the same queries
+        assert joint[uid].chain == outcome.chain == ("base64",)
+        assert joint[uid].tried == outcome.tried and joint[uid].queries == outcome.queries
+    assert together.queries == alone.queries
+    assert len(together_batches) - rounds < len(alone_batches) - rounds  # shrinking shared batches
+    assert max(map(len, together_batches[rounds:])) > 1

@@ -11,6 +11,7 @@ generated one by one. Generation is greedy and memoised, so a replay is determin
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -144,12 +145,15 @@ def prefetch(oracle: Oracle, config: AttackConfig, cases: Sequence[Case], batch_
     return rounds
 
 
-def search(oracle: Oracle, config: AttackConfig, case: Case) -> AttackOutcome:
-    """The real search for one case (after :func:`prefetch`): the shrunk jailbreak, if any."""
-    outcome = AttackOutcome(case, oracle.records([(case, ())])[0])
+def search(oracle: Oracle, config: AttackConfig, case: Case,
+           fetch: Callable[[Case, Chain], Record] | None = None) -> AttackOutcome:
+    """The real search for one case (after :func:`prefetch`): the shrunk jailbreak, if any.
+    ``fetch``: where its answers come from (default: the oracle, one call per new chain)."""
+    fetch = fetch or (lambda c, ch: oracle.records([(c, ch)])[0])
+    outcome = AttackOutcome(case, fetch(case, ()))
 
     def check(chain: Chain) -> None:
-        record = oracle.records([(case, chain)])[0]
+        record = fetch(case, chain)
         outcome.tried.append((chain, record.verdict.safe))
         if config.target:
             from hypothesis import target
@@ -169,6 +173,78 @@ def search(oracle: Oracle, config: AttackConfig, case: Case) -> AttackOutcome:
         del exc
     outcome.queries = oracle.by_case.get(case.uid, 0)
     return outcome
+
+
+class Rendezvous:
+    """Batches the chains that concurrent searches ask for. A search that needs a new answer
+    queues it and waits; once every search still running waits, the calling thread (the one that
+    owns the engine, its store and the model) generates them all in one engine call. Shrinking
+    asks one chain at a time per case; across cases these become shared batches, as the prefetch
+    rounds are."""
+
+    def __init__(self, oracle: Oracle, searches: int) -> None:
+        self.oracle, self.running = oracle, searches
+        self.pending: list[tuple[Case, Chain]] = []
+        self.failure: BaseException | None = None
+        self.cond = threading.Condition()
+
+    def fetch(self, case: Case, chain: Chain) -> Record:
+        """A search thread's answer for ``chain``: from the memo, or after the next shared batch."""
+        key = (case.uid, chain)
+        with self.cond:
+            if key not in self.oracle.memo:
+                self.pending.append((case, chain))
+                self.cond.notify_all()
+                while key not in self.oracle.memo and self.failure is None:
+                    self.cond.wait()
+            if key not in self.oracle.memo:
+                raise RuntimeError("the shared batch failed") from self.failure
+            return self.oracle.memo[key]
+
+    def finished(self) -> None:
+        with self.cond:
+            self.running -= 1
+            self.cond.notify_all()
+
+    def serve(self) -> None:
+        """In the calling thread: generate each shared batch once every running search waits."""
+        with self.cond:
+            while True:
+                while self.running and not (self.pending and len(self.pending) >= self.running):
+                    self.cond.wait()
+                if not self.running:
+                    return
+                pairs, self.pending = self.pending, []
+                try:
+                    self.oracle.records(pairs)
+                except BaseException as exc:  # every waiter fails; search_all raises it after
+                    self.failure = exc
+                self.cond.notify_all()
+
+
+def search_all(oracle: Oracle, config: AttackConfig, cases: Sequence[Case]) -> dict[str, AttackOutcome]:
+    """Every case's real search at once, one thread each, their new chains batched across cases
+    (:class:`Rendezvous`); each search is the one :func:`search` runs alone (same seed, same memo).
+    The engine is only called from this thread."""
+    if len(cases) <= 1:
+        return {c.uid: search(oracle, config, c) for c in cases}
+    from concurrent.futures import ThreadPoolExecutor
+
+    meeting = Rendezvous(oracle, len(cases))
+
+    def one(case: Case) -> AttackOutcome:
+        try:
+            return search(oracle, config, case, meeting.fetch)
+        finally:
+            meeting.finished()
+
+    with ThreadPoolExecutor(max_workers=len(cases), thread_name_prefix="deepsight-attack") as pool:
+        futures = [pool.submit(one, case) for case in cases]
+        meeting.serve()
+        outcomes = [f.result() for f in futures]
+    if meeting.failure is not None:  # never a half-shrunk chain: the engine's error itself
+        raise meeting.failure
+    return {o.case.uid: o for o in outcomes}
 
 
 def known_mutators() -> str:
