@@ -199,3 +199,36 @@ def test_search_all_plumbing_batches_shrinking_across_cases_and_finds_what_each_
     assert together.queries == alone.queries
     assert len(together_batches) - rounds < len(alone_batches) - rounds  # shrinking shared batches
     assert max(map(len, together_batches[rounds:])) > 1
+
+
+def test_search_all_plumbing_an_engine_error_while_shrinking_is_raised_not_a_half_shrunk_chain() -> None:
+    import threading
+
+    cases = [Case("advbench", str(i), "harmful_behaviors", ({"role": "user", "content": f"goal {i}"},),
+                  Expect.REFUSE) for i in range(3)]
+    config = AttackConfig.build("ci", ["suffix", "roleplay", "leetspeak", "rot13", "base64"], 12, 3, 0)
+    batches: list[list[str]] = []
+    working = _plumbing_produce(batches, unsafe="base64")
+    broken = {"now": False}
+
+    def produce(batch):
+        if broken["now"]:
+            raise DataError("model server went away")
+        return working(batch)
+
+    oracle = Oracle(produce)
+    prefetch(oracle, config, cases, 8)
+    broken["now"] = True  # the shrinking's first shared batch fails
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            search_all(oracle, config, cases)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the searches deadlocked"
+    assert len(raised) == 1 and isinstance(raised[0], DataError) and "went away" in str(raised[0])
