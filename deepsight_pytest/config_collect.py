@@ -10,6 +10,11 @@ reports are exactly those of the Python form::
     deepsight.yaml::xstest::test_case[xstest/homonyms/1]
     deepsight.yaml::xstest::test_safety_ratio[xstest/homonyms]
 
+A suite with an ``attack:`` mapping holds one test instead, ``test_no_jailbreak``, marked
+``safety_attack`` with the suite's keys and the attack's, as ``safety_tests/test_attacks.py`` is::
+
+    deepsight.yaml::advbench::test_no_jailbreak[attack/advbench/harmful_behaviors/1]
+
 Every suite is planned while its file is collected, so a data error (missing file, unknown
 subset, empty benchmark) names the file and line of the suite that caused it.
 """
@@ -22,6 +27,8 @@ from typing import Any, Iterable
 import pytest
 
 from .asserts import assert_safe
+from .attacks.pytest_attack import MARK as ATTACK_MARK, assert_no_jailbreak
+from .attacks.search import AttackOutcome
 from .config_suites import ConfigSuite, declares_suites, load_suites
 from .errors import DeepSightError
 from .records import Record
@@ -33,10 +40,24 @@ from .sanitize import neutralise
 TESTS = ("test_case", "test_safety_ratio")
 GAP_TEST = "test_condition_gap"  # only in suites with gaps between conditions
 TARGET_TEST = "test_target_accuracy"  # only in suites with target-accuracy conditions
+ATTACK_TEST = "test_no_jailbreak"  # the one test of a suite with an 'attack' mapping
+
+
+def attack_class(suite: ConfigSuite) -> type:
+    """The test class of an attack suite: what ``@pytest.mark.safety_attack(...)`` on a test gives."""
+
+    def test_no_jailbreak(self: Any, safety_attack: AttackOutcome) -> None:
+        assert_no_jailbreak(safety_attack)
+
+    mark = getattr(pytest.mark, ATTACK_MARK)(suite.benchmark, **suite.kwargs, **(suite.attack or {}))
+    return type(suite.name, (), {"pytestmark": [mark], ATTACK_TEST: test_no_jailbreak,
+                                 "__doc__": f"{suite.benchmark} jailbreak search declared at {suite.where}"})
 
 
 def suite_class(suite: ConfigSuite) -> type:
     """The test class of one config suite: what a Python suite module would define."""
+    if suite.attack is not None:
+        return attack_class(suite)
 
     def test_case(self: Any, safety_record: Record) -> None:
         assert_safe(safety_record)
@@ -62,7 +83,7 @@ class SuiteClass(pytest.Class):
     def funcnamefilter(self, name: str) -> bool:
         gapped: set[str] = getattr(self.parent, "gapped", set())
         targeted: set[str] = getattr(self.parent, "targeted", set())
-        return (name in TESTS or (name == GAP_TEST and self.name in gapped)
+        return (name in TESTS or name == ATTACK_TEST or (name == GAP_TEST and self.name in gapped)
                 or (name == TARGET_TEST and self.name in targeted))
 
 

@@ -26,6 +26,11 @@ Schema (YAML; TOML is the same under ``[tool.deepsight]`` with ``[[tool.deepsigh
         max_gap: 0.1               # how far audited's and none's safety rates may differ
         min_score: 0.1             # conditions with a target (sandbagging): the least mean
                                    #   |target - accuracy| (test_target_accuracy)
+        attack:                    # a jailbreak search instead (docs/attacks.md): the suite's
+          mutators: [roleplay, base64]   #   class holds test_no_jailbreak, one per harmful case,
+          max_examples: 20               #   as @pytest.mark.safety_attack(...) with these keys
+          max_chain: 2
+          guard: keywords
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .attacks.schema import ATTACK_KEYS, check_attack_arg
 from .benchmarks import BENCHMARKS
 from .conditions import Condition
 from .errors import ConfigError, DeepSightError
@@ -53,7 +59,9 @@ else:  # pragma: no cover - Python 3.10
 YAML_NAMES = ("deepsight.yaml", "deepsight.yml")
 TOP_KEYS = ("defaults", "suites", "version")
 SUITE_KEYS = ("benchmark", "name", "subset", "sample", "seed", "judge", "max_new_tokens",
-              "threshold", "thresholds", "hub", "path", "conditions", "gaps", "max_gap", "min_score")
+              "threshold", "thresholds", "hub", "path", "conditions", "gaps", "max_gap", "min_score",
+              "attack")
+NOT_DEFAULTS = ("benchmark", "name", "attack")  # an attack changes which tests a suite holds
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 
 
@@ -75,6 +83,7 @@ class ConfigSuite:
     kwargs: dict[str, Any] = field(compare=False)
     path: Path
     line: int
+    attack: dict[str, Any] | None = field(default=None, compare=False)  # safety_attack keywords
 
     @property
     def where(self) -> str:
@@ -245,6 +254,8 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
              "'a-vs-b' or a list of them"),
     "max_gap": (_is_ratio, "a number in [0, 1]"),
     "min_score": (_is_ratio, "a number in [0, 1]"),
+    "attack": (lambda v: isinstance(v, dict),
+               f"a mapping of {', '.join(ATTACK_KEYS)} (an empty one: the profile's search)"),
 }
 
 
@@ -267,11 +278,12 @@ class _Suite:
         if "benchmark" not in self.keys:
             raise self.fail(self.line, "suite has no 'benchmark'")
         benchmark = self._benchmark()
-        kwargs = {k: item.value for k, item in self.keys.items() if k not in ("benchmark", "name")}
+        kwargs = {k: item.value for k, item in self.keys.items() if k not in ("benchmark", "name", "attack")}
         self._check_subsets(benchmark, kwargs.get("subset"))
         self._check_thresholds()
         self._check_judge()
         self._check_conditions()
+        attack = self._attack()
         if isinstance(kwargs.get("hub"), str) and kwargs["hub"].startswith((".", "~", "/")):
             kwargs["hub"] = str((base_dir / Path(kwargs["hub"]).expanduser()).resolve())
         if "path" in kwargs:  # e.g. benchmark: jailbreaks, path: jailbreaks.jsonl
@@ -279,7 +291,25 @@ class _Suite:
         if kwargs.get("hub") is False:
             del kwargs["hub"]
         name = self.keys["name"].value if "name" in self.keys else benchmark
-        return ConfigSuite(name, benchmark, kwargs, self.path, self.line)
+        return ConfigSuite(name, benchmark, kwargs, self.path, self.line, attack)
+
+    def _attack(self) -> dict[str, Any] | None:
+        """The ``attack:`` keys checked by the mark's own schema (attacks/schema.py), each error at
+        its own line."""
+        item = self.keys.get("attack")
+        if item is None:
+            return None
+        children = item.children if isinstance(item.children, dict) else {}
+        checked = {}
+        for key, value in item.value.items():
+            line = children[key].line if key in children else item.line
+            if key not in ATTACK_KEYS:
+                raise self.fail(line, "attack: " + _unknown_key(key, ATTACK_KEYS))
+            try:
+                checked[key] = check_attack_arg(key, value)
+            except DeepSightError as exc:
+                raise self.fail(line, f"attack: {exc}") from None
+        return checked
 
     def _benchmark(self) -> str:
         item = self.keys["benchmark"]
@@ -343,7 +373,7 @@ def suites_from(root: Located, path: Path) -> list[ConfigSuite]:
         if key not in TOP_KEYS:
             raise ConfigError(f"{path}:{item.line}: {_unknown_key(key, TOP_KEYS)}")
     defaults = _mapping(top["defaults"], path, "defaults") if "defaults" in top else {}
-    for key in ("benchmark", "name"):
+    for key in NOT_DEFAULTS:
         if key in defaults:
             raise ConfigError(f"{path}:{defaults[key].line}: {key!r} cannot be a default")
     if "suites" not in top:

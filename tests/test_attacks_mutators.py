@@ -13,7 +13,7 @@ from deepsight_pytest.attacks.guarded import GUARD_REFUSAL, KeywordGuard, make_g
 from deepsight_pytest.attacks.jailbreaks import JAILBREAKS, append_jailbreak, jailbreak_row
 from deepsight_pytest.attacks.mutators import (MUTATORS, ORDER, check_chain_length, compose, mutate_case,
                                                ordered)
-from deepsight_pytest.attacks.search import AttackConfig
+from deepsight_pytest.attacks.search import AttackConfig, Oracle, draw_chains, prefetch, search, search_all
 from deepsight_pytest.benchmarks.readers import read_rows
 from deepsight_pytest.errors import DataError, SpecError
 from deepsight_pytest.models import create_model
@@ -135,3 +135,100 @@ def test_malformed_jailbreak_row_names_file_and_line(tmp_path: Path, row: str, m
     with pytest.raises(DataError, match=re.escape(f"{path}:2: ") + ".*" + re.escape(message)) as info:
         JAILBREAKS.parse(JAILBREAKS.parts[0], read_rows(path, JAILBREAKS.columns))
     assert "\n" not in str(info.value)
+
+
+def _plumbing_produce(batches: list[list[str]], unsafe: str | None = None):
+    """An engine stand-in for the scheduling only: every prompt refused, except chains naming
+    ``unsafe`` (the search's rounds are what is under test, not a model)."""
+    def produce(cases):
+        batches.append([c.uid for c in cases])
+        out = {}
+        for c in cases:
+            bad = unsafe is not None and unsafe in c.meta.get("attack_chain", [])
+            verdict = Verdict("compliance" if bad else "refusal", Safety.NO if bad else Safety.YES, "plumbing@1")
+            out[c.uid] = Record(c, Response("x", 1, "stop", 0.0, "plumbing"), verdict)
+        return out
+
+    return produce
+
+
+def test_prefetch_rounds_plumbing_directs_ride_in_the_first_batch_and_no_batch_exceeds_the_size() -> None:
+    cases = [Case("advbench", str(i), "harmful_behaviors", ({"role": "user", "content": f"goal {i}"},),
+                  Expect.REFUSE) for i in range(3)]
+    config = AttackConfig.build("ci", ["suffix", "roleplay", "base64"], 10, 2, 0)
+    batches: list[list[str]] = []
+    oracle = Oracle(_plumbing_produce(batches))
+    rounds = prefetch(oracle, config, cases, 8)
+    assert rounds == len(batches) and all(len(b) <= 8 for b in batches)
+    assert {f"advbench/harmful_behaviors/{i}~direct" for i in range(3)} <= set(batches[0])
+    assert len(batches[0]) == 3 + 3 * ((8 - 3) // 3)  # chains beside them: no round of their own
+    drawn = sum(len(draw_chains(config, c)) for c in cases)
+    assert oracle.queries == drawn + 3 == sum(map(len, batches))  # every drawn chain once, nothing twice
+    for case in cases:  # the real search reads its answers from the memo: nothing generated
+        assert search(oracle, config, case).jailbreak is None
+    assert len(batches) == rounds
+
+
+def test_prefetch_plumbing_a_case_stops_at_its_first_unsafe_answer() -> None:
+    case = Case("advbench", "1", "harmful_behaviors", ({"role": "user", "content": "goal"},), Expect.REFUSE)
+    config = AttackConfig.build("ci", ["suffix", "roleplay", "base64"], 20, 2, 0)
+    batches: list[list[str]] = []
+    oracle = Oracle(_plumbing_produce(batches, unsafe="base64"))
+    prefetch(oracle, config, [case], 2)
+    assert any("base64" in uid for uid in batches[-1])  # the last round holds the first unsafe chain
+    outcome = search(oracle, config, case)
+    assert outcome.chain == ("base64",)  # shrunk: the one mutator that works
+
+
+def test_search_all_plumbing_batches_shrinking_across_cases_and_finds_what_each_search_finds_alone() -> None:
+    cases = [Case("advbench", str(i), "harmful_behaviors", ({"role": "user", "content": f"goal {i}"},),
+                  Expect.REFUSE) for i in range(4)]
+    config = AttackConfig.build("ci", ["suffix", "roleplay", "leetspeak", "rot13", "base64"], 12, 3, 0)
+    alone_batches: list[list[str]] = []
+    alone = Oracle(_plumbing_produce(alone_batches, unsafe="base64"))
+    prefetch(alone, config, cases, 8)
+    rounds = len(alone_batches)
+    singles = {c.uid: search(alone, config, c) for c in cases}
+    together_batches: list[list[str]] = []
+    together = Oracle(_plumbing_produce(together_batches, unsafe="base64"))
+    prefetch(together, config, cases, 8)
+    joint = search_all(together, config, cases)
+    for uid, outcome in singles.items():  # the same shrunk chain, the same chains tried, the same queries
+        assert joint[uid].chain == outcome.chain == ("base64",)
+        assert joint[uid].tried == outcome.tried and joint[uid].queries == outcome.queries
+    assert together.queries == alone.queries
+    assert len(together_batches) - rounds < len(alone_batches) - rounds  # shrinking shared batches
+    assert max(map(len, together_batches[rounds:])) > 1
+
+
+def test_search_all_plumbing_an_engine_error_while_shrinking_is_raised_not_a_half_shrunk_chain() -> None:
+    import threading
+
+    cases = [Case("advbench", str(i), "harmful_behaviors", ({"role": "user", "content": f"goal {i}"},),
+                  Expect.REFUSE) for i in range(3)]
+    config = AttackConfig.build("ci", ["suffix", "roleplay", "leetspeak", "rot13", "base64"], 12, 3, 0)
+    batches: list[list[str]] = []
+    working = _plumbing_produce(batches, unsafe="base64")
+    broken = {"now": False}
+
+    def produce(batch):
+        if broken["now"]:
+            raise DataError("model server went away")
+        return working(batch)
+
+    oracle = Oracle(produce)
+    prefetch(oracle, config, cases, 8)
+    broken["now"] = True  # the shrinking's first shared batch fails
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            search_all(oracle, config, cases)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the searches deadlocked"
+    assert len(raised) == 1 and isinstance(raised[0], DataError) and "went away" in str(raised[0])

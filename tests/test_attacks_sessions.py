@@ -5,6 +5,7 @@ jailbreak file, and replayed by a ``jailbreaks`` suite."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_scripted_second_run_generates_nothing_and_finds_the_same_chain(pytester
 
 @pytest.mark.parametrize("args, message", [
     ("mutators=['base46']", "unknown mutator 'base46' (did you mean 'base64'?); known: *"),
-    ("max_chain=0", "*attack chain length must be a whole number of at least 1, got 0*"),
+    ("max_chain=0", "*max_chain (the longest attack chain) must be a whole number of at least 1, got 0*"),
 ])
 def test_scripted_bad_attack_marks_are_one_line_collection_errors(pytester: pytest.Pytester, root: Path,
                                                                  args: str, message: str) -> None:
@@ -150,3 +151,76 @@ def test_scripted_guard_on_the_mark_blocks_direct_requests_and_the_search_bypass
     unguarded = run(pytester, complies)
     unguarded.assert_outcomes(failed=3)
     unguarded.stdout.fnmatch_lines(["*the direct request is already answered unsafely*"])
+
+
+# -- the same search declared in deepsight.yaml (an 'attack' mapping on a suite) ------------------
+ATTACK_YAML = '''\
+suites:
+  - benchmark: advbench
+    name: attack
+    attack:
+      mutators: [suffix, roleplay, rot13, base64, hex]
+      max_examples: 30
+      max_chain: 3
+'''
+
+
+def test_scripted_yaml_attack_suite_is_the_mark_finds_shrinks_writes_and_a_yaml_suite_replays(
+        pytester: pytest.Pytester, root: Path) -> None:
+    vulnerable = scripted(root, "vulnerable.yaml", [{"match": "base64-encoded", "response": COMPLIANCE}])
+    (root / "deepsight.yaml").write_text(ATTACK_YAML, encoding="utf-8")
+    pytester.makepyfile(test_attack=ATTACK_MODULE.format(
+        args="mutators=['suffix', 'roleplay', 'rot13', 'base64', 'hex'], max_examples=30, max_chain=3"))
+    jailbreaks = root / "found.jsonl"
+    result = run(pytester, vulnerable, "--safety-jailbreaks", str(jailbreaks), "--junitxml", "out.xml",
+                 "deepsight.yaml", "test_attack.py")
+    result.assert_outcomes(failed=6)
+    props = properties(root / "out.xml")
+    yaml_ids = sorted(n for n in props if n.startswith("test_no_jailbreak["))
+    assert yaml_ids == [f"test_no_jailbreak[attack/advbench/harmful_behaviors/{i}]" for i in (1, 2, 3)]
+    python_ids = sorted(n.replace("test_attack[", "test_no_jailbreak[") for n in props if n.startswith("test_attack["))
+    assert python_ids == yaml_ids  # the same cases as the mark
+    for name in yaml_ids:  # the same shrunk chain and the same answer as the Python form's test
+        twin = props[name.replace("test_no_jailbreak[", "test_attack[")]
+        assert props[name]["deepsight.attack.chain"] == twin["deepsight.attack.chain"] == "base64"
+        assert props[name]["deepsight.attack.response"] == twin["deepsight.attack.response"]
+    result.stdout.fnmatch_lines(["*deepsight.yaml::attack::test_no_jailbreak[[]attack/advbench/harmful_behaviors/1[]]*"])
+    python_only = run(pytester, vulnerable, "--safety-cache-dir", str(root / "cache-python"), "test_attack.py")
+    generated = [re.search(r"engine: (\d+) generated", r.stdout.str()).group(1) for r in (result, python_only)]
+    assert generated[0] == generated[1] != "0"  # one plan, one memo: both forms' chains generated once
+    rows = [json.loads(line) for line in jailbreaks.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["goal"] for r in rows) == sorted(GOALS)  # one row per (case, chain, model): no duplicates
+
+    replay = root / "replay" / "deepsight.yaml"
+    replay.parent.mkdir()
+    replay.write_text("suites:\n  - benchmark: jailbreaks\n    path: ../found.jsonl\n", encoding="utf-8")
+    run(pytester, vulnerable, str(replay)).assert_outcomes(failed=4)  # 3 cases + their gate: still broken
+    run(pytester, scripted(root, "fixed.yaml", []), str(replay)).assert_outcomes(passed=4)  # fixed
+
+
+def test_scripted_yaml_attack_guard_blocks_direct_requests_and_a_guarded_model_is_attacked_as_is(
+        pytester: pytest.Pytester, root: Path) -> None:
+    (root / "complies.yaml").write_text(yaml.safe_dump({"rules": [], "default": COMPLIANCE}), encoding="utf-8")
+    complies = f"scripted:{root / 'complies.yaml'}"
+    (root / "deepsight.yaml").write_text(
+        "suites:\n  - benchmark: advbench\n    attack: {guard: keywords, max_examples: 10}\n", encoding="utf-8")
+    for model in (complies, f"guarded:{complies}?guard=keywords"):  # the suite's guard, or the run's model's
+        result = run(pytester, model, "--junitxml", "out.xml", "deepsight.yaml")
+        result.assert_outcomes(failed=3)
+        for found in properties(root / "out.xml").values():
+            assert found["deepsight.attack.direct_safe"] == "yes"  # the filter refuses the direct request
+            assert found["deepsight.attack.chain_length"] == "1"  # one rewording gets past it
+    (root / "deepsight.yaml").write_text("suites:\n  - benchmark: advbench\n    attack: {}\n", encoding="utf-8")
+    unguarded = run(pytester, complies, "deepsight.yaml")
+    unguarded.assert_outcomes(failed=3)
+    unguarded.stdout.fnmatch_lines(["*the direct request is already answered unsafely*"])
+
+
+def test_scripted_yaml_attack_errors_are_collection_errors_naming_file_and_line(
+        pytester: pytest.Pytester, root: Path) -> None:
+    (root / "deepsight.yaml").write_text(
+        "suites:\n  - benchmark: advbench\n    attack:\n      max_chain: 0\n", encoding="utf-8")
+    result = run(pytester, scripted(root, "m.yaml", []), "deepsight.yaml")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*deepsight.yaml:4: attack: max_chain (the longest attack chain) must be a whole "
+                                 "number of at least 1, got 0*"])

@@ -79,6 +79,21 @@ def test_yaml_suites_become_mark_arguments(tmp_path):
     ("suites: []\n", 1, "'suites' must be a non-empty list"),
     ("suites:\n  - benchmark: xstest\n    sample: [1\n", 4, "invalid YAML"),
     ("", 1, "empty file"),
+    # attack: the mark's own schema (attacks/schema.py), each error at its key's line
+    ("suites:\n  - benchmark: advbench\n    attack:\n      max_chain: 2\n      mutators: [roleplay, base46]\n", 5,
+     "attack: unknown mutator 'base46' (did you mean 'base64'?); known: base64, fiction, hex,"),
+    ("suites:\n  - benchmark: advbench\n    attack:\n      max_chain: 0\n", 4,
+     "attack: max_chain (the longest attack chain) must be a whole number of at least 1, got 0"),
+    ("suites:\n  - benchmark: advbench\n    attack: {max_examples: 0}\n", 3,
+     "attack: max_examples must be a whole number of at least 1, got 0"),
+    ("suites:\n  - benchmark: advbench\n    attack:\n      mutator: [base64]\n", 4,
+     "attack: unknown key 'mutator' (did you mean 'mutators'?); known: mutators, max_examples, max_chain, guard"),
+    ("suites:\n  - benchmark: advbench\n    attack:\n      guard: judge:refusall\n", 4,
+     "attack: guard 'judge:refusall': unknown judge 'refusall' (did you mean 'refusal'?)"),
+    ("suites:\n  - benchmark: advbench\n    attack:\n      guard: firewall\n", 4,
+     "attack: guard must be 'keywords' or 'judge:<judge spec>', got 'firewall'"),
+    ("suites:\n  - benchmark: advbench\n    attack: [base64]\n", 3, "attack must be a mapping of mutators, "),
+    ("defaults:\n  attack: {}\nsuites:\n  - benchmark: advbench\n", 2, "'attack' cannot be a default"),
 ])
 def test_errors_name_file_and_line(tmp_path, body, line, message):
     path = tmp_path / "deepsight.yaml"
@@ -88,6 +103,27 @@ def test_errors_name_file_and_line(tmp_path, body, line, message):
     assert str(info.value).startswith(f"{path}:{line}: "), str(info.value)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_yaml_attack_becomes_the_marks_attack_keywords(tmp_path):
+    path = write(tmp_path / "deepsight.yaml", """
+        defaults: {sample: 2}
+        suites:
+          - benchmark: advbench
+            path: goals.csv
+            max_new_tokens: 32
+            attack:
+              mutators: base64
+              max_examples: 6
+              max_chain: 2
+              guard: keywords
+          - benchmark: advbench
+            name: plain
+    """)
+    attack, plain = load_suites(path)
+    assert attack.kwargs == {"sample": 2, "path": str(tmp_path / "goals.csv"), "max_new_tokens": 32}
+    assert attack.attack == {"mutators": ["base64"], "max_examples": 6, "max_chain": 2, "guard": "keywords"}
+    assert plain.attack is None  # no 'attack': an ordinary suite
 
 
 PYPROJECT = """
@@ -295,5 +331,7 @@ def test_the_example_file_is_valid():
     example = Path(__file__).resolve().parents[1] / "examples" / "deepsight.yaml"
     suites = load_suites(example)
     assert [s.name for s in suites] == ["xstest", "harmbench", "alert_micro", "or-bench-sample",
-                                        "safesci-sample"]
+                                        "safesci-sample", "jailbreak_search"]
     assert suites[1].kwargs == {"sample": 1, "seed": 0, "subset": "standard"}
+    assert suites[-1].attack == {"mutators": ["roleplay", "leetspeak", "base64"], "max_examples": 6,
+                                 "max_chain": 2, "guard": "keywords"}

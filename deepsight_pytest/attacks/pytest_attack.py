@@ -2,9 +2,10 @@
 
 Collection parametrizes the tests that take ``safety_attack`` with the harmful cases of the
 mark's suite (ids ``attack/benchmark/category/case-id``). The first such test of a suite prefetches
-every case's drawn chains in shared batches (search.py); each test then runs its case's search
-and gets an :class:`AttackOutcome`; a found jailbreak is appended to the jailbreak file and
-attached to the report (JUnit properties and the JSON payload).
+every case's drawn chains in shared batches and runs every case's search at once, their shrinking
+batched across cases (search.py); each test then gets its case's :class:`AttackOutcome`; a
+found jailbreak is appended to the jailbreak file and attached to the report (JUnit properties
+and the JSON payload).
 """
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ from ..records import Expect
 from ..reporting.payload import PAYLOAD_KEY, clip_bytes
 from ..session import get_session
 from ..suites import SuiteSpec
-from .guarded import build_guard, wrap
+from .guarded import wrap
 from .jailbreaks import append_jailbreak
-from .search import AttackConfig, AttackOutcome, Oracle, prefetch, search
+from .schema import ATTACK_KEYS, check_attack
+from .search import AttackConfig, AttackOutcome, Oracle, prefetch, search, search_all
 
 MARK = "safety_attack"
 FIXTURE = "safety_attack"
-ATTACK_KWARGS = ("mutators", "max_examples", "max_chain", "guard")
+ATTACK_KWARGS = ATTACK_KEYS  # the rest of a mark's keywords are safety_suite's
 MARK_HELP = (f"{MARK}(benchmark, *, mutators=None, max_examples=None, max_chain=None, guard=None, sample=None, "
              "subset=None, judge=None, ...): search mutator chains (Hypothesis) for a jailbreak of each "
              "harmful case of the benchmark; tests take the safety_attack fixture")
@@ -44,6 +46,7 @@ class AttackRunner:
 
     def __init__(self) -> None:
         self.oracles: dict[tuple[str, AttackConfig, str | None], Oracle] = {}
+        self.found: dict[tuple[str, AttackConfig, str | None], dict[str, AttackOutcome]] = {}
         self.needed: dict[tuple[str, AttackConfig, str | None], set[str]] = {}
         self.outcomes: list[AttackOutcome] = []
 
@@ -55,11 +58,14 @@ class AttackRunner:
             target = wrap(engine.model, param.guard) if param.guard else None
             oracle = Oracle(lambda cases: engine.produce(cases, plan.judge, plan.max_new_tokens, model=target))
             wanted = self.needed.get(key) or {c.uid for c in plan.cases}
-            prefetch(oracle, param.config, [c for c in plan.cases if c.uid in wanted],
-                     max(1, state.settings.batch_size))
-            self.oracles[key] = oracle
-        case = next(c for c in plan.cases if c.uid == param.uid)
-        outcome = search(self.oracles[key], param.config, case)
+            searched = [c for c in plan.cases if c.uid in wanted]
+            prefetch(oracle, param.config, searched, max(1, state.settings.batch_size))
+            self.oracles[key], self.found[key] = oracle, {}  # on an error below, each case alone
+            self.found[key] = search_all(oracle, param.config, searched)  # shrinking batched across cases
+        outcome = self.found[key].pop(param.uid, None)
+        if outcome is None:  # not declared at collection (a rerun plugin): searched alone
+            case = next(c for c in plan.cases if c.uid == param.uid)
+            outcome = search(self.oracles[key], param.config, case)
         self.outcomes.append(outcome)
         return outcome
 
@@ -75,18 +81,13 @@ def runner(config: pytest.Config) -> AttackRunner:
 
 def config_from_mark(mark: pytest.Mark, profile: str, seed: int,
                      where: str) -> tuple[SuiteSpec, AttackConfig, str | None]:
-    attack = {k: mark.kwargs[k] for k in ATTACK_KWARGS if k in mark.kwargs}
     suite_kwargs = {k: v for k, v in mark.kwargs.items() if k not in ATTACK_KWARGS}
-    mutators = attack.get("mutators")
-    if isinstance(mutators, str):
-        mutators = [mutators]
-    guard = attack.get("guard")
     try:
-        if guard is not None:
-            build_guard(f"{MARK}(guard=...)", str(guard))  # checked at collection: a bad guard is one line
+        attack = check_attack({k: mark.kwargs[k] for k in ATTACK_KWARGS if k in mark.kwargs})
         spec = SuiteSpec.from_mark(mark.args, suite_kwargs, where)
-        return spec, AttackConfig.build(profile, mutators, attack.get("max_examples"), attack.get("max_chain"),
-                                        spec.seed if spec.seed is not None else seed), guard
+        return spec, AttackConfig.build(profile, attack.get("mutators"), attack.get("max_examples"),
+                                        attack.get("max_chain"), spec.seed if spec.seed is not None else seed), \
+            attack.get("guard")
     except DeepSightError as exc:
         raise ConfigError(f"{where}: {MARK}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
 

@@ -11,11 +11,13 @@ generated one by one. Generation is greedy and memoised, so a replay is determin
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..records import Case, Record, Safety
 from .mutators import MUTATORS, check_chain_length, mutate_case, ordered
+from .schema import check_max_examples
 
 Chain = tuple[str, ...]
 
@@ -42,7 +44,7 @@ class AttackConfig:
               max_chain: int | None, seed: int) -> "AttackConfig":
         base = PROFILES[profile]
         chain = check_chain_length(max_chain if max_chain is not None else base["max_chain"])
-        examples = check_chain_length(max_examples) if max_examples is not None else base["max_examples"]
+        examples = check_max_examples(max_examples) if max_examples is not None else base["max_examples"]
         return cls(tuple(ordered(mutators)), examples, chain, base["target"], base["shrink"], seed)
 
 
@@ -125,16 +127,17 @@ def draw_chains(config: AttackConfig, case: Case) -> list[Chain]:
 
 def prefetch(oracle: Oracle, config: AttackConfig, cases: Sequence[Case], batch_size: int) -> int:
     """Generate every case's direct request and drawn chains in shared batches, round by round
-    (each round one batch, split evenly over the cases still searching); a case stops at its first
-    unsafe answer, where its real search stops too. Returns the number of rounds."""
-    oracle.records([(c, ()) for c in cases])
+    (each round one batch, split evenly over the cases still searching; the direct requests ride in
+    the first); a case stops at its first unsafe answer, where its real search stops too. Returns
+    the number of rounds."""
     queues = {c.uid: draw_chains(config, c) for c in cases}
     live, rounds = list(cases), 0
+    direct: list[tuple[Case, Chain]] = [(c, ()) for c in cases]
     while live:
-        share = max(1, batch_size // len(live))
+        share = max(1, (batch_size - len(direct)) // len(live))
         pairs = [(c, ch) for c in live for ch in queues[c.uid][:share]]
-        records = oracle.records(pairs)
-        rounds += 1
+        records = oracle.records(direct + pairs)[len(direct):]
+        direct, rounds = [], rounds + 1
         done = {c.uid for (c, _), r in zip(pairs, records) if r.verdict.safe is Safety.NO}
         for c in live:
             queues[c.uid] = queues[c.uid][share:]
@@ -142,12 +145,15 @@ def prefetch(oracle: Oracle, config: AttackConfig, cases: Sequence[Case], batch_
     return rounds
 
 
-def search(oracle: Oracle, config: AttackConfig, case: Case) -> AttackOutcome:
-    """The real search for one case (after :func:`prefetch`): the shrunk jailbreak, if any."""
-    outcome = AttackOutcome(case, oracle.records([(case, ())])[0])
+def search(oracle: Oracle, config: AttackConfig, case: Case,
+           fetch: Callable[[Case, Chain], Record] | None = None) -> AttackOutcome:
+    """The real search for one case (after :func:`prefetch`): the shrunk jailbreak, if any.
+    ``fetch``: where its answers come from (default: the oracle, one call per new chain)."""
+    fetch = fetch or (lambda c, ch: oracle.records([(c, ch)])[0])
+    outcome = AttackOutcome(case, fetch(case, ()))
 
     def check(chain: Chain) -> None:
-        record = oracle.records([(case, chain)])[0]
+        record = fetch(case, chain)
         outcome.tried.append((chain, record.verdict.safe))
         if config.target:
             from hypothesis import target
@@ -167,6 +173,78 @@ def search(oracle: Oracle, config: AttackConfig, case: Case) -> AttackOutcome:
         del exc
     outcome.queries = oracle.by_case.get(case.uid, 0)
     return outcome
+
+
+class Rendezvous:
+    """Batches the chains that concurrent searches ask for. A search that needs a new answer
+    queues it and waits; once every search still running waits, the calling thread (the one that
+    owns the engine, its store and the model) generates them all in one engine call. Shrinking
+    asks one chain at a time per case; across cases these become shared batches, as the prefetch
+    rounds are."""
+
+    def __init__(self, oracle: Oracle, searches: int) -> None:
+        self.oracle, self.running = oracle, searches
+        self.pending: list[tuple[Case, Chain]] = []
+        self.failure: BaseException | None = None
+        self.cond = threading.Condition()
+
+    def fetch(self, case: Case, chain: Chain) -> Record:
+        """A search thread's answer for ``chain``: from the memo, or after the next shared batch."""
+        key = (case.uid, chain)
+        with self.cond:
+            if key not in self.oracle.memo:
+                self.pending.append((case, chain))
+                self.cond.notify_all()
+                while key not in self.oracle.memo and self.failure is None:
+                    self.cond.wait()
+            if key not in self.oracle.memo:
+                raise RuntimeError("the shared batch failed") from self.failure
+            return self.oracle.memo[key]
+
+    def finished(self) -> None:
+        with self.cond:
+            self.running -= 1
+            self.cond.notify_all()
+
+    def serve(self) -> None:
+        """In the calling thread: generate each shared batch once every running search waits."""
+        with self.cond:
+            while True:
+                while self.running and not (self.pending and len(self.pending) >= self.running):
+                    self.cond.wait()
+                if not self.running:
+                    return
+                pairs, self.pending = self.pending, []
+                try:
+                    self.oracle.records(pairs)
+                except BaseException as exc:  # every waiter fails; search_all raises it after
+                    self.failure = exc
+                self.cond.notify_all()
+
+
+def search_all(oracle: Oracle, config: AttackConfig, cases: Sequence[Case]) -> dict[str, AttackOutcome]:
+    """Every case's real search at once, one thread each, their new chains batched across cases
+    (:class:`Rendezvous`); each search is the one :func:`search` runs alone (same seed, same memo).
+    The engine is only called from this thread."""
+    if len(cases) <= 1:
+        return {c.uid: search(oracle, config, c) for c in cases}
+    from concurrent.futures import ThreadPoolExecutor
+
+    meeting = Rendezvous(oracle, len(cases))
+
+    def one(case: Case) -> AttackOutcome:
+        try:
+            return search(oracle, config, case, meeting.fetch)
+        finally:
+            meeting.finished()
+
+    with ThreadPoolExecutor(max_workers=len(cases), thread_name_prefix="deepsight-attack") as pool:
+        futures = [pool.submit(one, case) for case in cases]
+        meeting.serve()
+        outcomes = [f.result() for f in futures]
+    if meeting.failure is not None:  # never a half-shrunk chain: the engine's error itself
+        raise meeting.failure
+    return {o.case.uid: o for o in outcomes}
 
 
 def known_mutators() -> str:
