@@ -26,6 +26,7 @@ Schema (YAML; TOML is the same under ``[tool.deepsight]`` with ``[[tool.deepsigh
         max_gap: 0.1               # how far audited's and none's safety rates may differ
         min_score: 0.1             # conditions with a target (sandbagging): the least mean
                                    #   |target - accuracy| (test_target_accuracy)
+        judge_view: every-turn     # multi-turn cases: last (default), every-turn or conversation
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .benchmarks import BENCHMARKS
 from .conditions import Condition
 from .errors import ConfigError, DeepSightError
+from .judge_views import VIEWS
 from .judges import JUDGES
 from .yaml_bounded import compose
 
@@ -53,7 +55,8 @@ else:  # pragma: no cover - Python 3.10
 YAML_NAMES = ("deepsight.yaml", "deepsight.yml")
 TOP_KEYS = ("defaults", "suites", "version")
 SUITE_KEYS = ("benchmark", "name", "subset", "sample", "seed", "judge", "max_new_tokens",
-              "threshold", "thresholds", "hub", "path", "conditions", "gaps", "max_gap", "min_score")
+              "threshold", "thresholds", "hub", "path", "conditions", "gaps", "max_gap", "min_score",
+              "judge_view")
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 
 
@@ -245,6 +248,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
              "'a-vs-b' or a list of them"),
     "max_gap": (_is_ratio, "a number in [0, 1]"),
     "min_score": (_is_ratio, "a number in [0, 1]"),
+    "judge_view": (lambda v: isinstance(v, str) and v in VIEWS, f"one of {', '.join(VIEWS)}"),
 }
 
 

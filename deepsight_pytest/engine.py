@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from .errors import CaseTooLarge, DeepSightError, GenerationError
 from .generation import fill_responses
+from .judge_views import DEFAULT as LAST_ANSWER, combine, judge_items
 from .judges import Judge, create_judge
 from .models import GenerationSettings, ModelBackend, ModelContext
 from .models.reasoning import apply_reasoning
@@ -247,7 +248,7 @@ class Engine:
 
     def _produce(self, plan: SuitePlan, cases: list[Case], counted: bool = True) -> dict[str, Record]:
         records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
-                               sampled=True)
+                               sampled=True, judge_view=plan.judge_view)
         if self._diagnoser_factory is None:
             return records
         answered = {uid: r for uid, r in records.items() if r.response.error is None}
@@ -256,12 +257,14 @@ class Engine:
 
     def produce(self, cases: list[Case], judge_name: str, max_new_tokens: int,
                 counted: bool = True, label: str = "references",
-                model: ModelBackend | None = None, sampled: bool = False) -> dict[str, Record]:
+                model: ModelBackend | None = None, sampled: bool = False,
+                judge_view: str = LAST_ANSWER) -> dict[str, Record]:
         """Records of any cases (suites, diagnostics reference sets): cached, batched, judged.
         ``counted=False``: cache reads are left out of the counters (another worker counts them).
         ``model``: another backend than the run's (the attack suite's guard around it).
         ``sampled``: the run's ``--safety-samples`` / temperature / top-p apply (suites); else
-        one greedy answer (diagnostics references, attack searches)."""
+        one greedy answer (diagnostics references, attack searches).
+        ``judge_view``: what the judge sees of a multi-turn case (``judge_views.py``)."""
         k = self.settings.samples if sampled else 1
         base = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed,
                                   temperature=self.settings.temperature if sampled else 0.0,
@@ -269,19 +272,26 @@ class Engine:
         answers: list[list[tuple[Response, Verdict]]] = []
         for index in range(k):  # each answer under its own key (sample index + seed)
             where = label if k == 1 else f"{label} (answer {index + 1}/{k})"
-            answers.append(self._judged(cases, replace(base, sample=index), judge_name, counted, where, model))
+            answers.append(self._judged(cases, replace(base, sample=index), judge_name, counted, where, model,
+                                        judge_view))
         if k == 1:
             return {case.uid: Record(case, response, verdict) for case, (response, verdict) in zip(cases, answers[0])}
         return {case.uid: Record(case, *answers[0][i], samples=tuple(Sample(*a[i]) for a in answers))
                 for i, case in enumerate(cases)}
 
     def _judged(self, cases: list[Case], settings: GenerationSettings, judge_name: str, counted: bool,
-                label: str, model: ModelBackend | None) -> list[tuple[Response, Verdict]]:
-        """(response, verdict) per case for one answer's settings: cached, generated, judged."""
+                label: str, model: ModelBackend | None,
+                judge_view: str = LAST_ANSWER) -> list[tuple[Response, Verdict]]:
+        """(response, verdict) per case for one answer's settings: cached, generated, judged.
+
+        A multi-turn case under a ``judge_view`` other than ``last`` is judged as that view says
+        (every answer, or the whole dialogue) and its verdict key names the view."""
         responses = self._responses(cases, settings, counted, label, model)
         judge = self.judge(judge_name)
-        verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key)
-                        for case, (rkey, _) in zip(cases, responses)]
+        views = [() if judge_view == LAST_ANSWER or not response.turns else ("view", judge_view)
+                 for _, response in responses]
+        verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key, *view)
+                        for case, (rkey, _), view in zip(cases, responses, views)]
         failed = {i for i, (_, response) in enumerate(responses) if response.error is not None}
         verdicts = self.store.get_verdicts([k for i, k in enumerate(verdict_keys) if i not in failed])
         self.stats.cached_verdicts += len(verdicts) if counted else 0
@@ -291,7 +301,12 @@ class Engine:
         if todo:
             tracker = self.progress.track(label, "judging", len(todo))
             try:
-                fresh = judge.judge([(cases[i], responses[i][1]) for i in todo])
+                items = [judge_items(judge_view, cases[i], responses[i][1]) for i in todo]
+                flat = judge.judge([item for group in items for item in group])  # one batch for every turn
+                fresh, start = [], 0
+                for group in items:
+                    fresh.append(combine(judge_view, flat[start:start + len(group)]))
+                    start += len(group)
                 tracker.advance(len(todo))
             finally:
                 tracker.close()
