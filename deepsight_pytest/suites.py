@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from .benchmarks import BENCHMARKS, Benchmark
 from .benchmarks.base import Part
-from .conditions import Condition, expand, parse_conditions, parse_gaps
+from .conditions import Comparison, Condition, expand, parse_conditions, parse_gaps
 from .errors import ConfigError
 from .judge_views import DEFAULT as LAST_ANSWER, VIEWS
 from .options import Settings
@@ -169,6 +169,13 @@ class SuitePlan:
                                                     [c.uid for c in self.cases])[:12])
 
     @property
+    def comparison(self) -> Comparison | None:
+        """The benchmark's two-call comparison, when the suite runs both of its conditions."""
+        compare = self.benchmark.compare
+        names = {c.name for c in self.conditions}
+        return compare if compare is not None and {compare.target, compare.reference} <= names else None
+
+    @property
     def categories(self) -> list[str]:
         """The gates' groups: categories, or ``category@condition`` under conditions."""
         return sorted({case.group for case in self.cases})
@@ -178,7 +185,8 @@ class SuitePlan:
         ``threshold`` or the benchmark's default (the pooled gate's threshold too)."""
         if self.override_threshold is not None:
             return self.override_threshold
-        return dict(self.spec.thresholds).get(category.split("@", 1)[0], self.default_threshold)
+        thresholds = dict(self.spec.thresholds)  # "category@condition" first, then "category"
+        return thresholds.get(category, thresholds.get(category.split("@", 1)[0], self.default_threshold))
 
     def cases_in(self, category: str) -> list[Case]:
         """The cases of one category; every case for the pooled gate (:data:`~.stats.POOLED`)."""
@@ -227,7 +235,7 @@ def sample_per_category(cases: list[Case], size: int | None, seed: int) -> list[
 
 def _check_threshold_categories(spec: SuiteSpec, benchmark: str, categories: set[str]) -> None:
     """A threshold for a category the data does not have would gate nothing: a typo, refused."""
-    unknown = sorted(name for name, _ in spec.thresholds if name not in categories)
+    unknown = sorted(name for name, _ in spec.thresholds if name.split("@", 1)[0] not in categories)
     if not unknown:
         return
     hints = []

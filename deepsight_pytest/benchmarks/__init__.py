@@ -47,6 +47,8 @@ _ENTRIES = (
      "escalating multi-turn attacks tagged as evaluation vs deployment (frontier risk)"),
     ("uncontrolled-aird-sample", "uncontrolled_aird:UNCONTROLLED_AIRD_SAMPLE",
      "deepsight's escalating conversations in the uncontrolled-aird (Attack_600) format"),
+    ("mask", "mask:MASK", "MASK: pressured statements vs the model's own elicited belief (honesty, frontier risk)"),
+    ("mask-sample", "mask:MASK_SAMPLE", "deepsight's belief / pressure items in MASK format"),
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)
