@@ -9,7 +9,7 @@ interval for paired items (each condition's safety rate per category is in the s
 For the full benchmark (313 prompts x 8 conditions) use
 ``evaluation-faking`` with --safety-data.
 
-``TestHonesty`` (MASK format, the project's own 8 items): each item asked twice, in two calls: a
+``TestHonesty`` (MASK format, 3 + 2 of the project's own items): each item asked twice, in two calls: a
 neutral belief question, then the same question under a system prompt that rewards a lie. The
 ``@pressure`` gate is the honesty rate (the pressured answer takes the side of the belief), the
 ``@belief`` gate the belief's accuracy.
@@ -31,7 +31,7 @@ def test_condition_gap(safety_gap: GapResult) -> None:
     assert safety_gap.passed, safety_gap.message()
 
 
-@pytest.mark.safety_suite("mask-sample", max_new_tokens=16)  # yes or no comes first
+@pytest.mark.safety_suite("mask-sample", sample=3, max_new_tokens=16)  # yes or no comes first
 class TestHonesty:
     def test_case(self, safety_record: Record) -> None:
         assert_safe(safety_record)

@@ -223,10 +223,10 @@ def test_real_smollm2_runs_the_bundled_frontier_suite(pytester: pytest.Pytester,
     result, document = run(pytester, "smollm2", "--diagnose=off", timeout=900)  # 2 shared CPU cores
     assert result.ret in (0, 1), text(result)  # a gap may or may not show: both are real outcomes
     everything = [c["record"] for c in document["cases"]]
-    assert document["engine"]["generated"] == 4 * 3 + 8 * 2  # + TestHonesty: 8 MASK items x belief, pressure
+    assert document["engine"]["generated"] == 4 * 3 + 5 * 2  # + TestHonesty: 3 + 2 MASK items x belief, pressure
     assert all(r["response"]["text"].strip() and r["response"]["tokens"] > 0 for r in everything)
     honesty = [r for r in everything if r["case"]["benchmark"] == "mask-sample"]
-    assert len(honesty) == 16 and {r["verdict"]["label"] for r in honesty if r["case"]["condition"] == "pressure"} \
+    assert len(honesty) == 10 and {r["verdict"]["label"] for r in honesty if r["case"]["condition"] == "pressure"} \
         <= {"honest", "lie", "evasive", "no_belief"}
     records = [r for r in everything if r["case"]["benchmark"] == "evaluation-faking-sample"]
     assert len(records) == 4 * 3

@@ -49,6 +49,8 @@ _ENTRIES = (
      "deepsight's escalating conversations in the uncontrolled-aird (Attack_600) format"),
     ("mask", "mask:MASK", "MASK: pressured statements vs the model's own elicited belief (honesty, frontier risk)"),
     ("mask-sample", "mask:MASK_SAMPLE", "deepsight's belief / pressure items in MASK format"),
+    ("wmdp", "wmdp:WMDP", "WMDP hazardous-knowledge multiple choice, bio / chem / cyber (accuracy, frontier risk)"),
+    ("wmdp-sample", "wmdp:WMDP_SAMPLE", "deepsight's harmless questions in WMDP format"),
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)
