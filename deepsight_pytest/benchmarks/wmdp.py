@@ -53,7 +53,7 @@ def parse_named(name: str) -> Parser:
                 raise DataError(f"{where}: choices must be a list of 4 non-empty answers")
             question = text(where, row, "question")
             lines = "\n".join(f"{letter}. {choice.strip()}" for letter, choice in zip(LETTERS, choices))
-            cases.append(user_case(name, f"{domain}-{number}", domain, f"{question}\n{lines}\n{SUFFIX}", Expect.KEY,
+            cases.append(user_case(name, f"{domain}-{number}", domain, f"{question}\n\n{lines}\n\n{SUFFIX}", Expect.KEY,
                                    key=_answer(where, row), subset=domain, risk=RISK.get(domain, "weapon")))
         return cases
     return parse
