@@ -242,7 +242,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "path": (_is_text, "a file path (relative: to this file's folder)"),
     "conditions": (lambda v: _is_text(v) or (isinstance(v, list) and bool(v)
                                              and all(_is_text(i) or isinstance(i, dict) for i in v)),
-                   "a condition name or a list of names and mappings (name, system, prefix, target, history, followups)"),
+                   "a condition name or a list of names and mappings (name, system, prefix, target, history, followups, variant, partner, partner_turns)"),
     "gaps": (lambda v: _is_text(v) or (isinstance(v, list) and all(
         _is_text(i) or (isinstance(i, list) and len(i) == 2 and all(map(_is_text, i))) for i in v)),
              "'a-vs-b' or a list of them"),

@@ -131,7 +131,7 @@ KWARG_TYPES = {
     "hub": (lambda v: isinstance(v, bool) or _is_text(v), "true or a dataset id or folder"),
     "path": (lambda v: _is_text(str(v)), "a file path"),
     "conditions": (lambda v: isinstance(v, (str, Mapping, Condition, list, tuple)),
-                   "a condition name, a mapping (name, system, prefix, target, history, followups) or a list of them"),
+                   "a condition name, a mapping (name, system, prefix, target, history, followups, variant, partner, partner_turns) or a list of them"),
     "gaps": (lambda v: isinstance(v, (str, list, tuple)), "'a-vs-b' or a list of them"),
     "max_gap": (_is_number, "a number in [0, 1]"),
     "min_score": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
