@@ -41,7 +41,7 @@ class Condition:
     followups: tuple[str, ...] = ()  # later user turns, each after the model's own answer ("Are you sure?")
     variant: str | None = None  # ask the case's own alternative prompt of this name (a belief elicitation)
     partner: str | None = None  # a partner model plays the user with this role (system prompt)
-    partner_turns: int = 0  # how many later user turns the partner writes
+    partner_turns: int = 0  # how many later user turns the partner writes (alone: for cases with their own partner)
 
     def apply(self, case: Case) -> Case:
         """The case as asked under this condition (its uid gains ``@name``)."""
@@ -58,7 +58,11 @@ class Condition:
         meta = {**case.meta, "condition": self.name}
         tag = fill(self.prefix) if self.prefix else ""  # a stage tag marks every scripted user turn
         followups = tuple(tag + fill(text) for text in case.followups + self.followups)
-        partner = {"partner": fill(self.partner), "partner_turns": self.partner_turns} if self.partner else {}
+        partner: dict[str, Any] = {}
+        if self.partner:
+            partner = {"partner": fill(self.partner), "partner_turns": self.partner_turns or 1}
+        elif self.partner_turns and case.partner:  # a case that brings its own partner: its turns only
+            partner = {"partner_turns": self.partner_turns}
         return replace(case, messages=tuple(system + history + turns), condition=self.name, meta=meta,
                        followups=followups, **partner)
 
@@ -99,13 +103,12 @@ class Condition:
         if not isinstance(followups, (list, tuple)) or not all(isinstance(f, str) and f.strip() for f in followups):
             raise ConfigError(f"{where}: condition {name!r}: followups must be a list of user turns (text)")
         partner, turns = value.get("partner"), value.get("partner_turns")
-        if turns is not None and (partner is None or isinstance(turns, bool) or not isinstance(turns, int)
-                                  or not 1 <= turns <= 20):
-            raise ConfigError(f"{where}: condition {name!r}: partner_turns must be a whole number in [1, 20] "
-                              f"beside a partner, got {turns!r}")
+        if turns is not None and (isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= 20):
+            raise ConfigError(f"{where}: condition {name!r}: partner_turns must be a whole number in [1, 20], "
+                              f"got {turns!r}")
         return cls(name, value.get("system"), value.get("prefix"),
                    None if target is None else _number_text(target), _history(value.get("history"), name, where),
-                   tuple(followups), value.get("variant"), partner, (turns or 1) if partner else 0)
+                   tuple(followups), value.get("variant"), partner, turns or (1 if partner else 0))
 
 
 @dataclass(frozen=True)

@@ -416,10 +416,20 @@ class Engine:
                 written[i].append(text)
                 conversations[i].append({"role": "user", "content": text})
             active, turn = talking, turn + 1
+        asked = [i for i in range(len(cases)) if cases[i].partner_question and final[i][1].error is None
+                 and final[i][1].finish_reason != TOO_LARGE]
+        for i in asked:  # the partner's last word: the model's last answer, then the case's question to it
+            conversations[i].append({"role": "assistant", "content": apply_reasoning(final[i][1], "strip").text})
+        answers = self._partner_turns(asked, cases, conversations, settings, claims, counted,
+                                      f"{label} partner question", question=True)
         mode = self.settings.reasoning
         out = []
         for i in range(len(cases)):
             key, response = final[i]
+            if i in answers:
+                line = answers[i]
+                response = (replace(response, error=f"partner model: {line.error}") if line.error is not None
+                            else replace(response, partner_answer=apply_reasoning(line, "strip").text))
             shown = apply_reasoning(response, mode)
             if earlier[i]:
                 shown = replace(shown, turns=tuple(earlier[i]))
@@ -429,12 +439,14 @@ class Engine:
         return out
 
     def _partner_turns(self, indices: list[int], cases: list[Case], conversations: list[list[dict[str, str]]],
-                       settings: GenerationSettings, claims: Any, counted: bool, label: str) -> dict[int, Response]:
+                       settings: GenerationSettings, claims: Any, counted: bool, label: str,
+                       question: bool = False) -> dict[int, Response]:
         """The partner model's next line in each dialogue, in one batch, cached like every turn.
 
         The partner sees the dialogue from its side: its role as the system prompt, its own earlier
         lines (the case's first user turn included) as ``assistant`` turns, the model's answers as
-        ``user`` turns; its key names the partner's fingerprint and its role."""
+        ``user`` turns; its key names the partner's fingerprint and its role. ``question``: the
+        case's ``partner_question`` follows the model's last answer (the partner's final opinion)."""
         if not indices:
             return {}
         partner = self.partner
@@ -443,6 +455,8 @@ class Engine:
         for i in indices:
             seen = [{"role": "system", "content": cases[i].partner or ""}]
             seen += [{"role": flip[m["role"]], "content": m["content"]} for m in conversations[i] if m["role"] in flip]
+            if question:  # after the model's last answer, the case's question to the partner itself
+                seen[-1] = {"role": "user", "content": f"{seen[-1]['content']}\n\n{cases[i].partner_question}"}
             prompts[i] = partner.render(seen)
             keys[i] = content_key(partner.fingerprint, prompts[i], settings.key(), {"partner": cases[i].condition})
         found = fill_responses(partner, self.store, self.stats, {keys[i]: prompts[i] for i in indices}, settings,

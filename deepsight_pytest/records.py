@@ -52,6 +52,7 @@ class Case:
     # later user turns it writes, each after the model's answer, once the scripted followups are sent
     partner: str | None = None
     partner_turns: int = 0
+    partner_question: str | None = None  # asked of the partner once the dialogue ends (its 1-10 opinion)
 
     @property
     def uid(self) -> str:
@@ -89,6 +90,7 @@ class Case:
             followups=tuple(data.get("followups") or ()),
             partner=data.get("partner"),
             partner_turns=int(data.get("partner_turns") or 0),
+            partner_question=data.get("partner_question"),
         )
 
 
@@ -106,6 +108,7 @@ class Response:
     turns: tuple[str, ...] = ()  # a multi-turn case: the model's earlier answers, before this last one
     # the later user turns as sent, when a partner model wrote some (else they are the case's followups)
     user_turns: tuple[str, ...] = ()
+    partner_answer: str | None = None  # the partner's answer to the case's partner_question
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Response":

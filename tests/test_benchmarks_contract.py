@@ -45,7 +45,7 @@ def test_metadata(name):
     benchmark = BENCHMARKS.get(name)
     assert isinstance(benchmark, Benchmark) and benchmark.name == name
     assert benchmark.metric in METRICS and benchmark.source and benchmark.parts
-    assert benchmark.default_judge in (None, "mcq", "stance")
+    assert benchmark.default_judge in (None, "mcq", "stance", "persuasion")
     assert benchmark.hub is None or benchmark.hub.count("/") == 1
 
 

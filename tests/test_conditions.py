@@ -141,7 +141,7 @@ def test_a_variant_condition_asks_the_case_own_alternative_prompt_and_a_missing_
 
 
 def test_a_partner_condition_gives_the_case_a_partner_role_and_turns():
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     condition = Condition.parse({"name": "sim", "partner": "You want {target} answers.", "target": 2,
                                  "partner_turns": 3}, "here")
@@ -149,7 +149,9 @@ def test_a_partner_condition_gives_the_case_a_partner_role_and_turns():
     assert (asked.partner, asked.partner_turns, asked.followups) == ("You want 2 answers.", 3, ())
     assert Condition.parse({"name": "sim", "partner": "Insist."}, "here").partner_turns == 1
     assert Case.from_dict({**asdict(asked), "expect": "refuse"}) == asked  # a record's case round-trips
-    for bad in ({"name": "x", "partner_turns": 2}, {"name": "x", "partner": "p", "partner_turns": 0},
+    assert Condition.parse({"name": "x", "partner_turns": 2}, "here").apply(CASE) == replace(CASE, condition="x",
+                                                                                           meta={"condition": "x"})
+    for bad in ({"name": "x", "partner": "p", "partner_turns": 0}, {"name": "x", "partner_turns": 21},
                 {"name": "x", "partner": "p", "partner_turns": True}):
-        with pytest.raises(ConfigError, match="partner_turns must be a whole number in \\[1, 20\\] beside a partner"):
+        with pytest.raises(ConfigError, match="partner_turns must be a whole number in \\[1, 20\\], got"):
             Condition.parse(bad, "here")
