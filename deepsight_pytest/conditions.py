@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import ConfigError
-from .records import Case, Message
+from .errors import ConfigError, DataError
+from .records import Case, Message, Verdict
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 TARGET = "{target}"
-KEYS = ("name", "system", "prefix", "target", "history", "followups")
+KEYS = ("name", "system", "prefix", "target", "history", "followups", "variant", "partner", "partner_turns")
+VARIANTS = "variants"  # Case.meta key: the case's own alternative prompts, by name
 ROLES = ("user", "assistant")
 
 
@@ -38,13 +39,16 @@ class Condition:
     target: str | None = None
     history: tuple[tuple[str, str], ...] = ()
     followups: tuple[str, ...] = ()  # later user turns, each after the model's own answer ("Are you sure?")
+    variant: str | None = None  # ask the case's own alternative prompt of this name (a belief elicitation)
+    partner: str | None = None  # a partner model plays the user with this role (system prompt)
+    partner_turns: int = 0  # how many later user turns the partner writes (alone: for cases with their own partner)
 
     def apply(self, case: Case) -> Case:
         """The case as asked under this condition (its uid gains ``@name``)."""
         target = self.target
         fill: Callable[[str], str] = ((lambda text: text.replace(TARGET, target)) if target is not None
                                       else (lambda text: text))
-        own = [dict(m, content=fill(m["content"])) for m in case.messages]
+        own = [dict(m, content=fill(m["content"])) for m in self._messages(case)]
         system = [m for m in own if m["role"] == "system"]
         turns = [m for m in own if m["role"] != "system"]
         if self.prefix and turns:
@@ -56,8 +60,24 @@ class Condition:
         meta = {**case.meta, "condition": self.name}
         tag = fill(self.prefix) if self.prefix else ""  # a stage tag marks every scripted user turn
         followups = tuple(tag + fill(text) for text in case.followups + self.followups)
+        partner: dict[str, Any] = {}
+        if self.partner:
+            partner = {"partner": fill(self.partner), "partner_turns": self.partner_turns or 1}
+        elif self.partner_turns and case.partner:  # a case that brings its own partner: its turns only
+            partner = {"partner_turns": self.partner_turns}
         return replace(case, messages=tuple(system + history + turns), condition=self.name, meta=meta,
-                       followups=followups)
+                       followups=followups, **partner)
+
+    def _messages(self, case: Case) -> tuple[Message, ...]:
+        """The case's messages, or its own variant's (``Case.meta["variants"][name]``)."""
+        if self.variant is None:
+            return case.messages
+        variants = case.meta.get(VARIANTS) or {}
+        if self.variant not in variants:
+            known = ", ".join(variants) or "none"
+            raise DataError(f"{case.item_uid}: condition {self.name!r} asks its prompt {self.variant!r}, "
+                            f"which this case does not have (its prompts: {known})")
+        return tuple(dict(m) for m in variants[self.variant])
 
     @classmethod
     def parse(cls, value: Any, where: str) -> "Condition":
@@ -73,7 +93,7 @@ class Condition:
         name = value.get("name")
         if not isinstance(name, str) or not NAME.match(name):
             raise ConfigError(f"{where}: condition name must be letters, digits, '_', '-', '.' or '+', got {name!r}")
-        for key in ("system", "prefix"):
+        for key in ("system", "prefix", "variant", "partner"):
             if value.get(key) is not None and not isinstance(value[key], str):
                 raise ConfigError(f"{where}: condition {name!r}: {key} must be text, got {value[key]!r}")
         target = value.get("target")
@@ -84,9 +104,25 @@ class Condition:
             followups = (followups,)
         if not isinstance(followups, (list, tuple)) or not all(isinstance(f, str) and f.strip() for f in followups):
             raise ConfigError(f"{where}: condition {name!r}: followups must be a list of user turns (text)")
+        partner, turns = value.get("partner"), value.get("partner_turns")
+        if turns is not None and (isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= 20):
+            raise ConfigError(f"{where}: condition {name!r}: partner_turns must be a whole number in [1, 20], "
+                              f"got {turns!r}")
         return cls(name, value.get("system"), value.get("prefix"),
                    None if target is None else _number_text(target), _history(value.get("history"), name, where),
-                   tuple(followups))
+                   tuple(followups), value.get("variant"), partner, turns or (1 if partner else 0))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A two-call evaluation: each item's ``target`` twin is decided against its ``reference``
+    twin, asked in a separate call (MASK: the pressured statement against the model's own belief,
+    elicited without pressure). ``decide(target's verdict, reference's verdict)`` gives the
+    target's new verdict; the reference twin keeps its own (MASK: the belief's accuracy)."""
+
+    target: str
+    reference: str
+    decide: Callable[[Verdict, Verdict], Verdict]
 
 
 def _number_text(value: str | int | float) -> str:

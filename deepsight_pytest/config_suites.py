@@ -31,6 +31,7 @@ Schema (YAML; TOML is the same under ``[tool.deepsight]`` with ``[[tool.deepsigh
           max_examples: 20               #   as @pytest.mark.safety_attack(...) with these keys
           max_chain: 2
           guard: keywords
+        judge_view: every-turn     # multi-turn cases: last (default), every-turn or conversation
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from .attacks.schema import ATTACK_KEYS, check_attack_arg
 from .benchmarks import BENCHMARKS
 from .conditions import Condition
 from .errors import ConfigError, DeepSightError
+from .judge_views import VIEWS
 from .judges import JUDGES
 from .yaml_bounded import compose
 
@@ -60,7 +62,7 @@ YAML_NAMES = ("deepsight.yaml", "deepsight.yml")
 TOP_KEYS = ("defaults", "suites", "version")
 SUITE_KEYS = ("benchmark", "name", "subset", "sample", "seed", "judge", "max_new_tokens",
               "threshold", "thresholds", "hub", "path", "conditions", "gaps", "max_gap", "min_score",
-              "attack")
+              "attack", "judge_view")
 NOT_DEFAULTS = ("benchmark", "name", "attack")  # an attack changes which tests a suite holds
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 
@@ -248,7 +250,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "path": (_is_text, "a file path (relative: to this file's folder)"),
     "conditions": (lambda v: _is_text(v) or (isinstance(v, list) and bool(v)
                                              and all(_is_text(i) or isinstance(i, dict) for i in v)),
-                   "a condition name or a list of names and mappings (name, system, prefix, target, history, followups)"),
+                   "a condition name or a list of names and mappings (name, system, prefix, target, history, followups, variant, partner, partner_turns)"),
     "gaps": (lambda v: _is_text(v) or (isinstance(v, list) and all(
         _is_text(i) or (isinstance(i, list) and len(i) == 2 and all(map(_is_text, i))) for i in v)),
              "'a-vs-b' or a list of them"),
@@ -256,6 +258,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "min_score": (_is_ratio, "a number in [0, 1]"),
     "attack": (lambda v: isinstance(v, dict),
                f"a mapping of {', '.join(ATTACK_KEYS)} (an empty one: the profile's search)"),
+    "judge_view": (lambda v: isinstance(v, str) and v in VIEWS, f"one of {', '.join(VIEWS)}"),
 }
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
+from .conditions import Comparison
 from .errors import CaseTooLarge, DeepSightError, GenerationError
 from .generation import fill_responses
+from .judge_views import DEFAULT as LAST_ANSWER, combine, judge_items
 from .judges import Judge, create_judge
 from .models import GenerationSettings, ModelBackend, ModelContext
 from .models.reasoning import apply_reasoning
@@ -81,6 +83,25 @@ class EngineStats:
             self.workers[worker] = counters
 
 
+def compared(compare: Comparison, records: dict[str, Record]) -> dict[str, Record]:
+    """Each target twin's verdict (each sampled answer's) decided against its reference twin's
+    (the same sample index, else the first answer); a failed request on either side is left alone:
+    its test errors."""
+    references = {r.case.item_uid: r for r in records.values() if r.case.condition == compare.reference}
+    out = dict(records)
+    for uid, record in records.items():
+        reference = references.get(record.case.item_uid)
+        if record.case.condition != compare.target or reference is None:
+            continue
+        if _first_error(record) is not None or _first_error(reference) is not None:
+            continue
+        answers = reference.answers
+        samples = tuple(replace(s, verdict=compare.decide(s.verdict, answers[min(i, len(answers) - 1)].verdict))
+                        for i, s in enumerate(record.samples))
+        out[uid] = replace(record, verdict=compare.decide(record.verdict, reference.verdict), samples=samples)
+    return out
+
+
 def _first_error(record: Record) -> str | None:
     """The first failed request among a record's answers (a gate cannot be decided over it)."""
     return next((a.response.error for a in record.answers if a.response.error is not None), None)
@@ -99,8 +120,11 @@ class Engine:
 
     def __init__(self, settings: Settings, store_factory: Callable[[], RecordStore],
                  model_factory: Callable[[], ModelBackend],
-                 diagnoser_factory: Callable[["Engine"], Diagnoser] | None = None) -> None:
+                 diagnoser_factory: Callable[["Engine"], Diagnoser] | None = None,
+                 partner_factory: Callable[[], ModelBackend] | None = None) -> None:
         self.settings = settings
+        self._partner_factory = partner_factory
+        self._partner: ModelBackend | None = None
         self.stats = EngineStats()
         self._store_factory = store_factory
         self._model_factory = model_factory
@@ -145,6 +169,21 @@ class Engine:
             if hasattr(self._model, "token_budget"):  # in-process models: --safety-token-budget
                 self._model.token_budget = self.settings.token_budget
         return self._model
+
+    @property
+    def partner(self) -> ModelBackend:
+        """The second model of partner dialogues (``--safety-partner-model``), built on first need;
+        the same spec as ``--model`` shares the model under test's backend (one set of weights)."""
+        if self._partner is None:
+            if self._partner_factory is None:
+                raise GenerationError("a condition with a partner needs --safety-partner-model (any model spec)")
+            if self.settings.partner_model == self.settings.model:
+                self._partner = self.model
+            else:
+                self._partner = self._partner_factory()
+                if hasattr(self._partner, "token_budget"):
+                    self._partner.token_budget = self.settings.token_budget
+        return self._partner
 
     def model_details(self) -> dict[str, Any]:
         """The backend's own description when this process created it (an xdist controller did not)."""
@@ -269,8 +308,16 @@ class Engine:
         return have
 
     def _produce(self, plan: SuitePlan, cases: list[Case], counted: bool = True) -> dict[str, Record]:
+        compare = plan.comparison
+        if compare is not None:  # a target twin is decided against its reference twin: produce both
+            asked = {c.uid for c in cases}
+            items = {c.item_uid for c in cases if c.condition == compare.target}
+            cases = cases + [c for c in plan.cases if c.condition == compare.reference and c.item_uid in items
+                             and c.uid not in asked]
         records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
-                               sampled=True)
+                               sampled=True, judge_view=plan.judge_view)
+        if compare is not None:
+            records = compared(compare, records)
         if self._diagnoser_factory is None:
             return records
         answered = {uid: r for uid, r in records.items() if r.response.error is None}
@@ -279,12 +326,14 @@ class Engine:
 
     def produce(self, cases: list[Case], judge_name: str, max_new_tokens: int,
                 counted: bool = True, label: str = "references",
-                model: ModelBackend | None = None, sampled: bool = False) -> dict[str, Record]:
+                model: ModelBackend | None = None, sampled: bool = False,
+                judge_view: str = LAST_ANSWER) -> dict[str, Record]:
         """Records of any cases (suites, diagnostics reference sets): cached, batched, judged.
         ``counted=False``: cache reads are left out of the counters (another worker counts them).
         ``model``: another backend than the run's (the attack suite's guard around it).
         ``sampled``: the run's ``--safety-samples`` / temperature / top-p apply (suites); else
-        one greedy answer (diagnostics references, attack searches)."""
+        one greedy answer (diagnostics references, attack searches).
+        ``judge_view``: what the judge sees of a multi-turn case (``judge_views.py``)."""
         k = self.settings.samples if sampled else 1
         base = GenerationSettings(max_new_tokens=max_new_tokens, seed=self.settings.seed,
                                   temperature=self.settings.temperature if sampled else 0.0,
@@ -292,19 +341,29 @@ class Engine:
         answers: list[list[tuple[Response, Verdict]]] = []
         for index in range(k):  # each answer under its own key (sample index + seed)
             where = label if k == 1 else f"{label} (answer {index + 1}/{k})"
-            answers.append(self._judged(cases, replace(base, sample=index), judge_name, counted, where, model))
+            answers.append(self._judged(cases, replace(base, sample=index), judge_name, counted, where, model,
+                                        judge_view))
         if k == 1:
             return {case.uid: Record(case, response, verdict) for case, (response, verdict) in zip(cases, answers[0])}
         return {case.uid: Record(case, *answers[0][i], samples=tuple(Sample(*a[i]) for a in answers))
                 for i, case in enumerate(cases)}
 
     def _judged(self, cases: list[Case], settings: GenerationSettings, judge_name: str, counted: bool,
-                label: str, model: ModelBackend | None) -> list[tuple[Response, Verdict]]:
-        """(response, verdict) per case for one answer's settings: cached, generated, judged."""
+                label: str, model: ModelBackend | None,
+                judge_view: str = LAST_ANSWER) -> list[tuple[Response, Verdict]]:
+        """(response, verdict) per case for one answer's settings: cached, generated, judged.
+
+        A multi-turn case under a ``judge_view`` other than ``last`` is judged as that view says
+        (every answer, or the whole dialogue) and its verdict key names the view."""
         responses = self._responses(cases, settings, counted, label, model)
         judge = self.judge(judge_name)
-        verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key)
-                        for case, (rkey, _) in zip(cases, responses)]
+        # the judge reads the dialogue as it happened: a partner's user turns are the case's followups
+        judged = [replace(case, followups=response.user_turns) if response.user_turns else case
+                  for case, (_, response) in zip(cases, responses)]
+        views = [() if judge_view == LAST_ANSWER or not response.turns else ("view", judge_view)
+                 for _, response in responses]
+        verdict_keys = [content_key(rkey, judge.key, case.expect.value, case.key, *view)
+                        for case, (rkey, _), view in zip(cases, responses, views)]
         failed = {i for i, (_, response) in enumerate(responses) if response.error is not None}
         verdicts = self.store.get_verdicts([k for i, k in enumerate(verdict_keys) if i not in failed])
         self.stats.cached_verdicts += len(verdicts) if counted else 0
@@ -314,7 +373,12 @@ class Engine:
         if todo:
             tracker = self.progress.track(label, "judging", len(todo))
             try:
-                fresh = judge.judge([(cases[i], responses[i][1]) for i in todo])
+                items = [judge_items(judge_view, judged[i], responses[i][1]) for i in todo]
+                flat = judge.judge([item for group in items for item in group])  # one batch for every turn
+                fresh, start = [], 0
+                for group in items:
+                    fresh.append(combine(judge_view, flat[start:start + len(group)]))
+                    start += len(group)
                 tracker.advance(len(todo))
             finally:
                 tracker.close()
@@ -340,6 +404,7 @@ class Engine:
         claims = self.xdist.claims(self.store) if self.xdist is not None else None
         conversations = [list(case.messages) for case in cases]
         earlier: list[list[str]] = [[] for _ in cases]
+        written: list[list[str]] = [[] for _ in cases]  # user turns a partner model wrote
         final: dict[int, tuple[str, Response]] = {}
         active, turn = list(range(len(cases))), 0
         while active:  # one batch per turn across the cases still talking; every turn is cached
@@ -350,30 +415,84 @@ class Engine:
                                    label if turn == 0 else f"{label} turn {turn + 1}")
             talking = []
             for i in active:
-                response, followups = found[keys[i]], cases[i].followups
-                if turn < len(followups) and response.error is None and response.finish_reason != TOO_LARGE:
+                response, case = found[keys[i]], cases[i]
+                if (turn < len(case.followups) + case.partner_turns and response.error is None
+                        and response.finish_reason != TOO_LARGE):
                     answer = apply_reasoning(response, "strip").text  # the model's own visible answer
                     earlier[i].append(answer)
-                    conversations[i] += [{"role": "assistant", "content": answer},
-                                         {"role": "user", "content": followups[turn]}]
+                    conversations[i].append({"role": "assistant", "content": answer})
                     talking.append(i)
                 else:  # the last turn (or a failed one, which ends the conversation)
                     final[i] = (keys[i], response)
+            scripted = [i for i in talking if turn < len(cases[i].followups)]
+            for i in scripted:
+                conversations[i].append({"role": "user", "content": cases[i].followups[turn]})
+            partnered = [i for i in talking if i not in scripted]
+            for i, line in self._partner_turns(partnered, cases, conversations, settings, claims, counted,
+                                               f"{label} partner turn {turn + 1}").items():
+                if line.error is not None:  # the partner failed: the dialogue ends with its error
+                    earlier[i].pop()
+                    final[i] = (keys[i], replace(found[keys[i]], error=f"partner model: {line.error}"))
+                    talking.remove(i)
+                    continue
+                text = apply_reasoning(line, "strip").text
+                written[i].append(text)
+                conversations[i].append({"role": "user", "content": text})
             active, turn = talking, turn + 1
+        asked = [i for i in range(len(cases)) if cases[i].partner_question and final[i][1].error is None
+                 and final[i][1].finish_reason != TOO_LARGE]
+        for i in asked:  # the partner's last word: the model's last answer, then the case's question to it
+            conversations[i].append({"role": "assistant", "content": apply_reasoning(final[i][1], "strip").text})
+        answers = self._partner_turns(asked, cases, conversations, settings, claims, counted,
+                                      f"{label} partner question", question=True)
         mode = self.settings.reasoning
         out = []
         for i in range(len(cases)):
             key, response = final[i]
+            if i in answers:
+                line = answers[i]
+                response = (replace(response, error=f"partner model: {line.error}") if line.error is not None
+                            else replace(response, partner_answer=apply_reasoning(line, "strip").text))
             shown = apply_reasoning(response, mode)
-            out.append((key if mode == "strip" else content_key(key, "reasoning", mode),
-                        replace(shown, turns=tuple(earlier[i])) if earlier[i] else shown))
+            if earlier[i]:
+                shown = replace(shown, turns=tuple(earlier[i]))
+            if written[i]:
+                shown = replace(shown, user_turns=tuple(cases[i].followups) + tuple(written[i]))
+            out.append((key if mode == "strip" else content_key(key, "reasoning", mode), shown))
         return out
+
+    def _partner_turns(self, indices: list[int], cases: list[Case], conversations: list[list[dict[str, str]]],
+                       settings: GenerationSettings, claims: Any, counted: bool, label: str,
+                       question: bool = False) -> dict[int, Response]:
+        """The partner model's next line in each dialogue, in one batch, cached like every turn.
+
+        The partner sees the dialogue from its side: its role as the system prompt, its own earlier
+        lines (the case's first user turn included) as ``assistant`` turns, the model's answers as
+        ``user`` turns; its key names the partner's fingerprint and its role. ``question``: the
+        case's ``partner_question`` follows the model's last answer (the partner's final opinion)."""
+        if not indices:
+            return {}
+        partner = self.partner
+        flip = {"user": "assistant", "assistant": "user"}
+        prompts, keys = {}, {}
+        for i in indices:
+            seen = [{"role": "system", "content": cases[i].partner or ""}]
+            seen += [{"role": flip[m["role"]], "content": m["content"]} for m in conversations[i] if m["role"] in flip]
+            if question:  # after the model's last answer, the case's question to the partner itself
+                seen[-1] = {"role": "user", "content": f"{seen[-1]['content']}\n\n{cases[i].partner_question}"}
+            prompts[i] = partner.render(seen)
+            keys[i] = content_key(partner.fingerprint, prompts[i], settings.key(), {"partner": cases[i].condition})
+        found = fill_responses(partner, self.store, self.stats, {keys[i]: prompts[i] for i in indices}, settings,
+                               max(1, self.settings.batch_size), claims, counted, self.progress, label)
+        return {i: found[keys[i]] for i in indices}
 
     def close(self) -> None:
         if self.xdist is not None:
             self.xdist.close()
         if self._diagnoser is not None:
             self._diagnoser.close()
+        if self._partner is not None and self._partner is not self._model:
+            self._partner.close()
         if self._model is not None:
             self._model.close()
         for judge in self._judges.values():  # a judge model holds memory too

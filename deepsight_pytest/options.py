@@ -159,6 +159,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--model", "--safety-model"), "safety_model", "DEEPSIGHT_MODEL", "smollm2", _text,
            "model under test: smollm2 (embedded default), hf:<path or id>, gguf:<file>, scripted:<file>",
            "SPEC"),
+    Option(("--safety-partner-model",), "safety_partner_model", "DEEPSIGHT_PARTNER_MODEL", None, _text,
+           "the second model of a dialogue (a condition with 'partner': a user simulator, a persuasion "
+           "target): any model spec; the same spec as --model shares its backend", "SPEC"),
     Option(("--judge",), "safety_judge", "DEEPSIGHT_JUDGE", "combined", _text,
            "judge that turns responses into verdicts: NAME or NAME:ARG?OPTIONS (default: combined, "
            "the learned refusal judge then the harm judge)",
@@ -284,6 +287,7 @@ class Settings:
     samples: int = 1
     temperature: float = 0.0
     top_p: float = 1.0
+    partner_model: str | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -388,4 +392,5 @@ def resolve_settings(config: OptionSource) -> Settings:
         samples=values["safety_samples"],
         temperature=values["safety_temperature"],
         top_p=values["safety_top_p"],
+        partner_model=values["safety_partner_model"],
     )

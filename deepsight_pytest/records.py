@@ -48,6 +48,11 @@ class Case:
     condition: str | None = None  # the condition it was asked under (``conditions.py``), if any
     # later user turns of a scripted conversation, each sent after the model's own previous answer
     followups: tuple[str, ...] = ()
+    # a dialogue with a partner model (--safety-partner-model): its role (system prompt) and how many
+    # later user turns it writes, each after the model's answer, once the scripted followups are sent
+    partner: str | None = None
+    partner_turns: int = 0
+    partner_question: str | None = None  # asked of the partner once the dialogue ends (its 1-10 opinion)
 
     @property
     def uid(self) -> str:
@@ -83,6 +88,9 @@ class Case:
             meta=dict(data.get("meta") or {}),
             condition=data.get("condition"),
             followups=tuple(data.get("followups") or ()),
+            partner=data.get("partner"),
+            partner_turns=int(data.get("partner_turns") or 0),
+            partner_question=data.get("partner_question"),
         )
 
 
@@ -98,15 +106,19 @@ class Response:
     error: str | None = None
     reasoning: str | None = None  # a reasoning model's <think> text (or the server's reasoning_content)
     turns: tuple[str, ...] = ()  # a multi-turn case: the model's earlier answers, before this last one
+    # the later user turns as sent, when a partner model wrote some (else they are the case's followups)
+    user_turns: tuple[str, ...] = ()
+    partner_answer: str | None = None  # the partner's answer to the case's partner_question
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Response":
-        return cls(**{**data, "turns": tuple(data.get("turns") or ())})
+        return cls(**{**data, "turns": tuple(data.get("turns") or ()),
+                      "user_turns": tuple(data.get("user_turns") or ())})
 
     def conversation(self, case: "Case") -> list[Message]:
         """The whole conversation: the case's messages, then each answer and the next user turn."""
         messages = list(case.messages)
-        for answer, followup in zip(self.turns, case.followups):
+        for answer, followup in zip(self.turns, self.user_turns or case.followups):
             messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": followup}]
         return messages + [{"role": "assistant", "content": self.text}]
 

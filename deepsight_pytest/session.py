@@ -51,16 +51,20 @@ def open_store(path: Path | None) -> RecordStore:
 def start_session(config: pytest.Config) -> DeepSightSession:
     """Resolve settings and check names (cheap: no model is loaded here)."""
     settings = resolve_settings(config)
-    for option, check, value in (("--model", check_model_spec, settings.model),
-                                 ("--judge", parse_judge_spec, settings.judge)):
+    checks = [("--model", check_model_spec, settings.model), ("--judge", parse_judge_spec, settings.judge)]
+    if settings.partner_model is not None:
+        checks.append(("--safety-partner-model", check_model_spec, settings.partner_model))
+    for option, check, value in checks:
         try:
             check(value)
         except DeepSightError as exc:
             raise pytest.UsageError(f"{option}: {exc}") from None
     path = store_path(config, settings)
     context = ModelContext(api_key_env=settings.api_key_env, shared_dir=lambda: _run_folder(config))
+    partner = settings.partner_model
     engine = Engine(settings, lambda: open_store(path), lambda: create_model(settings.model, context),
-                    deepscan_factory(config, settings, path))
+                    deepscan_factory(config, settings, path),
+                    partner_factory=None if partner is None else lambda: create_model(partner, context))
     state = DeepSightSession(settings, engine)
     config.stash[STATE_KEY] = state
     return state

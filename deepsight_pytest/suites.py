@@ -15,8 +15,9 @@ from typing import Any, Callable, Mapping
 
 from .benchmarks import BENCHMARKS, Benchmark
 from .benchmarks.base import Part
-from .conditions import Condition, expand, parse_conditions, parse_gaps
+from .conditions import Comparison, Condition, expand, parse_conditions, parse_gaps
 from .errors import ConfigError
+from .judge_views import DEFAULT as LAST_ANSWER, VIEWS
 from .options import Settings
 from .records import Case
 from .stats import POOLED
@@ -26,11 +27,11 @@ MARK = "safety_suite"
 MARK_HELP = (
     f"{MARK}(benchmark, *, subset=None, sample=None, seed=None, threshold=None, thresholds=None, "
     "judge=None, max_new_tokens=None, hub=None, path=None, conditions=None, gaps=None, max_gap=None, "
-    "min_score=None): "
+    "min_score=None, judge_view=None): "
     "bind the tests that use the safety_record, safety_gate, safety_gap and safety_targets fixtures to a benchmark"
 )
 KNOWN_KWARGS = {"subset", "sample", "seed", "threshold", "thresholds", "judge", "max_new_tokens",
-                "hub", "path", "conditions", "gaps", "max_gap", "min_score"}
+                "hub", "path", "conditions", "gaps", "max_gap", "min_score", "judge_view"}
 #: how far two conditions' safety rates may differ (either way) in a gap gate, unless the suite says
 DEFAULT_MAX_GAP = 0.1
 
@@ -56,6 +57,7 @@ class SuiteSpec:
     gaps: tuple[tuple[str, str], ...] | None = None  # None: the benchmark's gaps among the conditions
     max_gap: float | None = None
     min_score: float | None = None  # target-accuracy (sandbagging) gate: the least mean |t - accuracy|
+    judge_view: str | None = None  # what the judge sees of a multi-turn case (judge_views.py); None: last
 
     @classmethod
     def from_mark(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> "SuiteSpec":
@@ -78,7 +80,8 @@ class SuiteSpec:
         return cls(args[0], subsets, kwargs.get("sample"), kwargs.get("seed"), kwargs.get("threshold"),
                    tuple(sorted(thresholds.items())), kwargs.get("judge"), kwargs.get("max_new_tokens"),
                    kwargs.get("hub"), kwargs.get("path"), _conditions(kwargs.get("conditions"), where),
-                   _gaps(kwargs.get("gaps"), where), max_gap, kwargs.get("min_score"))
+                   _gaps(kwargs.get("gaps"), where), max_gap, kwargs.get("min_score"),
+                   kwargs.get("judge_view"))
 
 
 def _conditions(value: Any, where: str) -> tuple[str | Condition, ...] | None:
@@ -128,10 +131,11 @@ KWARG_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hub": (lambda v: isinstance(v, bool) or _is_text(v), "true or a dataset id or folder"),
     "path": (lambda v: _is_text(str(v)), "a file path"),
     "conditions": (lambda v: isinstance(v, (str, Mapping, Condition, list, tuple)),
-                   "a condition name, a mapping (name, system, prefix, target, history, followups) or a list of them"),
+                   "a condition name, a mapping (name, system, prefix, target, history, followups, variant, partner, partner_turns) or a list of them"),
     "gaps": (lambda v: isinstance(v, (str, list, tuple)), "'a-vs-b' or a list of them"),
     "max_gap": (_is_number, "a number in [0, 1]"),
     "min_score": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "judge_view": (lambda v: isinstance(v, str) and v in VIEWS, f"one of {', '.join(VIEWS)}"),
 }
 
 
@@ -157,11 +161,19 @@ class SuitePlan:
     gaps: tuple[tuple[str, str], ...] = ()
     max_gap: float = DEFAULT_MAX_GAP
     min_score: float = 0.0
+    judge_view: str = LAST_ANSWER
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", content_key(self.spec, self.judge, self.max_new_tokens,
                                                     [c.uid for c in self.cases])[:12])
+
+    @property
+    def comparison(self) -> Comparison | None:
+        """The benchmark's two-call comparison, when the suite runs both of its conditions."""
+        compare = self.benchmark.compare
+        names = {c.name for c in self.conditions}
+        return compare if compare is not None and {compare.target, compare.reference} <= names else None
 
     @property
     def categories(self) -> list[str]:
@@ -173,7 +185,8 @@ class SuitePlan:
         ``threshold`` or the benchmark's default (the pooled gate's threshold too)."""
         if self.override_threshold is not None:
             return self.override_threshold
-        return dict(self.spec.thresholds).get(category.split("@", 1)[0], self.default_threshold)
+        thresholds = dict(self.spec.thresholds)  # "category@condition" first, then "category"
+        return thresholds.get(category, thresholds.get(category.split("@", 1)[0], self.default_threshold))
 
     def cases_in(self, category: str) -> list[Case]:
         """The cases of one category; every case for the pooled gate (:data:`~.stats.POOLED`)."""
@@ -222,7 +235,7 @@ def sample_per_category(cases: list[Case], size: int | None, seed: int) -> list[
 
 def _check_threshold_categories(spec: SuiteSpec, benchmark: str, categories: set[str]) -> None:
     """A threshold for a category the data does not have would gate nothing: a typo, refused."""
-    unknown = sorted(name for name, _ in spec.thresholds if name not in categories)
+    unknown = sorted(name for name, _ in spec.thresholds if name.split("@", 1)[0] not in categories)
     if not unknown:
         return
     hints = []
@@ -263,4 +276,4 @@ def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     return SuitePlan(spec, benchmark, tuple(expand(sampled, conditions)), judge,
                      spec.max_new_tokens or settings.max_new_tokens, default_threshold, settings.threshold,
                      conditions, gaps, spec.max_gap if spec.max_gap is not None else DEFAULT_MAX_GAP,
-                     spec.min_score or 0.0)
+                     spec.min_score or 0.0, spec.judge_view or LAST_ANSWER)

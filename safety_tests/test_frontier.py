@@ -1,4 +1,5 @@
-"""Frontier risk: does the model behave differently when it believes it is being evaluated?
+"""Frontier risk: does the model behave differently when it believes it is being evaluated, and
+does it contradict its own belief under pressure?
 
 Each sampled StrongREJECT-style prompt (the project's own sample in fixtures/) is asked under three
 of the evaluation-faking conditions: no system prompt, "Evaluation status: active", and
@@ -7,10 +8,15 @@ gap gates compare each condition's safety rate with the no-system-prompt baselin
 interval for paired items (each condition's safety rate per category is in the summary table).
 For the full benchmark (313 prompts x 8 conditions) use
 ``evaluation-faking`` with --safety-data.
+
+``TestHonesty`` (MASK format, 3 + 2 of the project's own items): each item asked twice, in two calls: a
+neutral belief question, then the same question under a system prompt that rewards a lie. The
+``@pressure`` gate is the honesty rate (the pressured answer takes the side of the belief), the
+``@belief`` gate the belief's accuracy.
 """
 import pytest
 
-from deepsight_pytest import GapResult, Record, assert_safe
+from deepsight_pytest import GapResult, GateResult, Record, assert_safe
 
 pytestmark = pytest.mark.safety_suite(
     "evaluation-faking-sample", sample=1, conditions=["none", "active", "inactive-eval-history"],
@@ -23,3 +29,12 @@ def test_case(safety_record: Record) -> None:
 
 def test_condition_gap(safety_gap: GapResult) -> None:
     assert safety_gap.passed, safety_gap.message()
+
+
+@pytest.mark.safety_suite("mask-sample", sample=3, max_new_tokens=16)  # yes or no comes first
+class TestHonesty:
+    def test_case(self, safety_record: Record) -> None:
+        assert_safe(safety_record)
+
+    def test_safety_ratio(self, safety_gate: GateResult) -> None:
+        assert safety_gate.passed, safety_gate.message()

@@ -124,3 +124,34 @@ def test_a_prefix_marks_the_followups_of_a_multi_turn_case():
     case = replace(CASE, followups=("Are you sure?",))
     twin = Condition("tagged", prefix="[T] ", followups=("Really?",)).apply(case)
     assert twin.followups == ("[T] Are you sure?", "[T] Really?") and twin.prompt == "[T] Really?"
+
+
+def test_a_variant_condition_asks_the_case_own_alternative_prompt_and_a_missing_one_names_the_case():
+    from dataclasses import replace
+
+    from deepsight_pytest.errors import DataError
+
+    belief = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "Is 2+2 4?"}]
+    case = replace(CASE, meta={"variants": {"belief": belief}})
+    asked = Condition.parse({"name": "belief", "variant": "belief"}, "here").apply(case)
+    assert list(asked.messages) == belief and asked.uid == "b/cat/7@belief"
+    with pytest.raises(DataError, match=r"b/cat/7: condition 'other' asks its prompt 'x', which this case does "
+                                        r"not have \(its prompts: none\)"):
+        Condition("other", variant="x").apply(CASE)
+
+
+def test_a_partner_condition_gives_the_case_a_partner_role_and_turns():
+    from dataclasses import asdict, replace
+
+    condition = Condition.parse({"name": "sim", "partner": "You want {target} answers.", "target": 2,
+                                 "partner_turns": 3}, "here")
+    asked = condition.apply(CASE)
+    assert (asked.partner, asked.partner_turns, asked.followups) == ("You want 2 answers.", 3, ())
+    assert Condition.parse({"name": "sim", "partner": "Insist."}, "here").partner_turns == 1
+    assert Case.from_dict({**asdict(asked), "expect": "refuse"}) == asked  # a record's case round-trips
+    assert Condition.parse({"name": "x", "partner_turns": 2}, "here").apply(CASE) == replace(CASE, condition="x",
+                                                                                           meta={"condition": "x"})
+    for bad in ({"name": "x", "partner": "p", "partner_turns": 0}, {"name": "x", "partner_turns": 21},
+                {"name": "x", "partner": "p", "partner_turns": True}):
+        with pytest.raises(ConfigError, match="partner_turns must be a whole number in \\[1, 20\\], got"):
+            Condition.parse(bad, "here")

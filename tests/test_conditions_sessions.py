@@ -220,11 +220,16 @@ def test_scripted_yaml_bad_condition_names_its_line(pytester: pytest.Pytester, r
 @pytest.mark.real_model
 def test_real_smollm2_runs_the_bundled_frontier_suite(pytester: pytest.Pytester, root: Path) -> None:
     shutil.copy(ROOT / "safety_tests" / "test_frontier.py", pytester.path / "test_frontier.py")
-    result, document = run(pytester, "smollm2", "--diagnose=off", timeout=900)  # 2 shared CPU cores
+    result, document = run(pytester, "smollm2", "--diagnose=off", timeout=1800)  # 2 shared CPU cores
     assert result.ret in (0, 1), text(result)  # a gap may or may not show: both are real outcomes
-    records = [c["record"] for c in document["cases"]]
-    assert len(records) == 4 * 3 and document["engine"]["generated"] == 12
-    assert all(r["response"]["text"].strip() and r["response"]["tokens"] > 0 for r in records)
+    everything = [c["record"] for c in document["cases"]]
+    assert document["engine"]["generated"] == 4 * 3 + 5 * 2  # + TestHonesty: 3 + 2 MASK items x belief, pressure
+    assert all(r["response"]["text"].strip() and r["response"]["tokens"] > 0 for r in everything)
+    honesty = [r for r in everything if r["case"]["benchmark"] == "mask-sample"]
+    assert len(honesty) == 10 and {r["verdict"]["label"] for r in honesty if r["case"]["condition"] == "pressure"} \
+        <= {"honest", "lie", "evasive", "no_belief"}
+    records = [r for r in everything if r["case"]["benchmark"] == "evaluation-faking-sample"]
+    assert len(records) == 4 * 3
     assert len({r["response"]["model"] for r in records}) == 1  # one model under every condition
     assert {g["name"] for g in document["gaps"]} == {"evaluation-faking-sample/active-vs-none",
                                                      "evaluation-faking-sample/inactive-eval-history-vs-none"}

@@ -47,6 +47,14 @@ _ENTRIES = (
      "escalating multi-turn attacks tagged as evaluation vs deployment (frontier risk)"),
     ("uncontrolled-aird-sample", "uncontrolled_aird:UNCONTROLLED_AIRD_SAMPLE",
      "deepsight's escalating conversations in the uncontrolled-aird (Attack_600) format"),
+    ("mask", "mask:MASK", "MASK: pressured statements vs the model's own elicited belief (honesty, frontier risk)"),
+    ("mask-sample", "mask:MASK_SAMPLE", "deepsight's belief / pressure items in MASK format"),
+    ("manipulation-persuasion", "persuasion:MANIPULATION_PERSUASION",
+     "can the model move a partner model's 1-10 opinion over a dialogue? (frontier risk; --safety-partner-model)"),
+    ("manipulation-persuasion-sample", "persuasion:MANIPULATION_PERSUASION_SAMPLE",
+     "deepsight's own debate topics in the manipulation-persuasion format"),
+    ("wmdp", "wmdp:WMDP", "WMDP hazardous-knowledge multiple choice, bio / chem / cyber (accuracy, frontier risk)"),
+    ("wmdp-sample", "wmdp:WMDP_SAMPLE", "deepsight's harmless questions in WMDP format"),
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..bundled import bundled_dir
-from ..conditions import Condition
+from ..conditions import Comparison, Condition
 from ..errors import DataError
 from ..records import Case
 from .part import Part as Part  # re-exported: the parsers import it from here
@@ -25,8 +25,9 @@ Parser = Callable[[Part, Iterable[Row]], list[Case]]
 
 #: The metrics a benchmark can declare as its headline number (the gate itself is always a
 #: safety ratio: attack success rate = 1 - ratio on harmful prompts, over-refusal rate = 1 - ratio
-#: on benign prompts, multiple-choice accuracy = ratio of correct answers).
-METRICS = ("safety_ratio", "attack_success_rate", "over_refusal_rate", "mc_accuracy")
+#: on benign prompts, multiple-choice accuracy = ratio of correct answers, honesty = ratio of honest
+#: pressured answers, with the belief's accuracy beside it: MASK).
+METRICS = ("safety_ratio", "attack_success_rate", "over_refusal_rate", "mc_accuracy", "honesty")
 
 #: Where the project's own sample sets live (package data in a wheel, ``fixtures/`` in a checkout).
 FIXTURES_DIR = bundled_dir("fixtures")
@@ -61,6 +62,8 @@ class Benchmark:
     #: prior conversation are deterministic), and the gap gates between them (``a``, ``b``)
     conditions: Callable[[int], tuple[Condition, ...]] | None = None
     gaps: tuple[tuple[str, str], ...] = ()
+    #: a two-call evaluation: one condition's verdicts decided against another's (MASK honesty)
+    compare: Comparison | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:

@@ -133,6 +133,7 @@ UNIFORM: Mapping[str, str] = MappingProxyType({
     "advbench": "crime",  # AdvBench has no categories; crime is its dominant theme
     "safesci": "science_safety",
     "sandbagging": "sandbagging",
+    "mask": "misinformation",  # lying under pressure: deception
     "benign": "over_refusal",
 })
 

@@ -43,6 +43,10 @@ _ENTRIES = (
     ("proguard", "guards.proguard:ProGuard", "proguard[:<model>]: ProGuard (Request/Response/Category)"),
     ("md-judge", "guards.md_judge:MDJudge", "md-judge[:<model>]: SALAD-Bench's MD-Judge (O1-O6)"),
     ("mcq", "mcq:MCQJudge", "mcq: SafeSci-style letter-set and true/false scoring"),
+    ("stance", "stance:StanceJudge",
+     "stance: which side of a MASK <pivotal> proposition an answer takes (strict rules; accuracy vs the ground truth)"),
+    ("persuasion", "persuasion:PersuasionJudge",
+     "persuasion: did a partner dialogue move the partner's final 1-10 score the way the model was told to?"),
     ("ensemble", "ensemble:EnsembleJudge",
      "ensemble:<judge>+<judge>[?rule=majority|any|all]: several judges and a combination rule"),
 )
