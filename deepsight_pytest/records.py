@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import DataError
+from .images import content_text, images_of
 from .sanitize import neutralise
 
-Message = dict[str, str]
+#: ``{"role": ..., "content": ...}``; content is text, or a list of parts (``images.py``)
+Message = dict[str, Any]
 
 
 class Expect(str, Enum):
@@ -69,7 +71,12 @@ class Case:
         """The last user message: what a reader wants to see first (a multi-turn case's last turn)."""
         if self.followups:
             return self.followups[-1]
-        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+        return next((content_text(m["content"]) for m in reversed(self.messages) if m["role"] == "user"), "")
+
+    @property
+    def images(self) -> list[dict[str, str]]:
+        """The case's image parts (path + sha256), in message order; none for a text case."""
+        return images_of(self.messages)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Case":

@@ -86,6 +86,17 @@
     c.m.forEach(function (m) {
       body.appendChild(add(el("pre", "msg"), el("span", "role", S[m[0]]), document.createTextNode(m[1])));
     });
+    (c.i || []).forEach(function (t) {  // image cases: [thumbnail data URI index or null, caption]
+      var fig = el("figure", "thumb");
+      var uri = t[0] === null ? "" : S[t[0]];
+      if (uri.indexOf("data:image/png;base64,") === 0) {
+        var img = el("img");
+        img.alt = "image of the case";
+        img.src = uri;
+        fig.appendChild(img);
+      }
+      body.appendChild(add(fig, el("figcaption", null, t[1])));
+    });
     var sides = el("div", "sides");
     c.s.forEach(function (s, i) { sides.appendChild(sideBox(s, data.sides[i])); });
     body.appendChild(sides);
