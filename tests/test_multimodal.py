@@ -189,3 +189,12 @@ def test_chat_rendering_of_text_cases_is_unchanged() -> None:
     messages = [{"role": "user", "content": "hi"}]
     assert chat_render(messages) == json.dumps(messages, sort_keys=True, separators=(",", ":"))
     assert type(chat_render(messages)) is str
+
+
+def test_a_condition_prefixes_the_text_part_and_keeps_the_image() -> None:
+    from deepsight_pytest.conditions import Condition
+
+    asked = Condition("audited", system="All answers are audited.", prefix="[eval] ").apply(image_case())
+    assert asked.uid.endswith("@audited") and asked.images == image_case().images
+    assert asked.messages[0] == {"role": "system", "content": "All answers are audited."}
+    assert asked.prompt == "[eval] Fill the list in."
