@@ -198,3 +198,11 @@ def test_a_condition_prefixes_the_text_part_and_keeps_the_image() -> None:
     assert asked.uid.endswith("@audited") and asked.images == image_case().images
     assert asked.messages[0] == {"role": "system", "content": "All answers are audited."}
     assert asked.prompt == "[eval] Fill the list in."
+
+
+def test_a_mutated_image_case_rewrites_its_text_and_keeps_the_image() -> None:
+    from deepsight_pytest.attacks.mutators import mutate_case
+
+    attacked = mutate_case(image_case(), ["leetspeak"])
+    assert attacked.images == image_case().images
+    assert attacked.prompt != "Fill the list in." and attacked.meta["goal"] == "Fill the list in."
