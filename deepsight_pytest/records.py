@@ -203,7 +203,9 @@ class Record:
             f"{self.case.uid}: verdict {self.verdict.label} (safe={self.verdict.safe.value}, "
             f"expected {self.case.expect.value}) by {self.verdict.judge}: {self.verdict.rationale}\n"
             f"  prompt:   {_clip(self.case.prompt, 300)}\n"
-            f"  response: {_clip(answer, 300)}"
+            + "".join(f"  image:    {_clip(str(p.get('path')), 200)} (sha256 {str(p.get('sha256'))[:12]})\n"
+                      for p in self.case.images)
+            + f"  response: {_clip(answer, 300)}"
             + "".join(f"\n  {d['method']}: {_clip(d['summary'], 300)}" for d in self.diagnostics)
         )  # model and data text never drives the terminal
 

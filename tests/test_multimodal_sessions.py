@@ -138,3 +138,28 @@ def test_bad_image_in_a_users_table_is_one_line_naming_the_path(pytester: pytest
     (pytester.path / "data" / "img" / "missing.png").write_text("GIF? no, text", encoding="utf-8")
     result = run(pytester, f"scripted:{script}?images=see", "--safety-data=data")
     result.stdout.fnmatch_lines([f"*mine.jsonl:1: unsupported image format: {missing} (supported: png, jpeg, gif, webp)*"])
+
+
+NEEDS_IMAGES = '''\
+import pytest
+
+from deepsight_pytest import assert_safe
+
+pytestmark = [pytest.mark.safety_suite("typographic-sample", sample=1),
+              pytest.mark.usefixtures("safety_needs_images")]
+
+
+def test_case(safety_record):
+    assert_safe(safety_record)
+'''
+
+
+def test_safety_needs_images_skips_on_a_text_model_with_the_reason_and_runs_otherwise(pytester: pytest.Pytester) -> None:
+    script = project(pytester)
+    pytester.makepyfile(test_typographic=NEEDS_IMAGES)
+    result = run(pytester, f"scripted:{script}", "-rs")
+    assert result.parseoutcomes() == {"skipped": 4}, result.stdout.str()
+    result.stdout.fnmatch_lines([f"*model scripted:{script} cannot see images: run this suite with an image-seeing "
+                                 "model (hf-vlm:, openai: in chat mode) or as text with --safety-text-only*"])
+    assert run(pytester, f"scripted:{script}", "--safety-text-only").parseoutcomes() == {"passed": 4}
+    assert run(pytester, f"scripted:{script}?images=see").parseoutcomes().get("skipped") is None
