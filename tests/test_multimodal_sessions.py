@@ -163,3 +163,46 @@ def test_safety_needs_images_skips_on_a_text_model_with_the_reason_and_runs_othe
                                  "model (hf-vlm:, openai: in chat mode) or as text with --safety-text-only*"])
     assert run(pytester, f"scripted:{script}", "--safety-text-only").parseoutcomes() == {"passed": 4}
     assert run(pytester, f"scripted:{script}?images=see").parseoutcomes().get("skipped") is None
+
+
+BOTH = '''\
+import pytest
+
+from deepsight_pytest import assert_safe
+
+
+@pytest.mark.safety_suite("typographic-sample", sample=1)
+class TestTypographic:
+    def test_case(self, safety_record):
+        assert_safe(safety_record)
+
+
+@pytest.mark.safety_suite("figstep", subset="tiny", sample=1)
+class TestFigStep:
+    def test_case(self, safety_record):
+        assert_safe(safety_record)
+'''
+
+
+def test_stub_openai_session_sends_figstep_and_the_sample_with_their_image_bytes(pytester: pytest.Pytester) -> None:
+    import hashlib
+
+    from benchmark_samples import SHARED_DATA
+    from openai_stub import StubServer
+
+    pytester.makepyfile(test_images=BOTH)
+    with StubServer() as stub:
+        result = run(pytester, f"openai:stub-model@{stub.url}", f"--safety-data={SHARED_DATA}")
+        bodies = [r.body for r in stub.completions()]
+    # the stub refuses everything: the benign image is over-refused, the 13 harmful ones pass
+    assert result.parseoutcomes() == {"passed": 13, "failed": 1}, result.stdout.str()
+    doc = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    wanted = sorted(c["record"]["case"]["messages"][0]["content"][0]["sha256"] for c in doc["cases"])
+    arrived = []
+    for body in bodies:
+        [image, text] = body["messages"][0]["content"]
+        assert text["type"] == "text" and image["type"] == "image_url"
+        head, _, data = image["image_url"]["url"].partition(",")
+        assert head == "data:image/png;base64"
+        arrived.append(hashlib.sha256(base64.b64decode(data)).hexdigest())
+    assert sorted(arrived) == wanted and len(wanted) == 14  # every image's exact bytes reached the server
