@@ -1,7 +1,8 @@
 /* deepsight card: filter, search and page through the embedded cases (no library, no network).
  * Data (reporting/casepack.py, pack): strings[]; sides[] (one name per run); total; page;
  * cases[]: u uid, b benchmark#, c category#, e expect#, k risk#[], m [[role#, text]],
- *   s [side or null per run], x change# (compare card only);
+ *   s [side or null per run], x change# (compare card only), i [[thumbnail data: URI# or null, caption]]
+ *   (image cases only);
  * side: l label#, y safe#, j judge#, r rationale#, t response, f finish#, n tokens, d [diag];
  * diag: m method#, s summary, v [[name, value]], p data: URI or null, q note or null, a data path.
  * (# = index into strings.) Text reaches the page only through textContent, never as markup. */
