@@ -219,9 +219,8 @@ def make_scripted(spec: str, arg: str, options: dict[str, str]) -> ScriptedBacke
     without it, it is text-only like a plain language model."""
     if not arg:
         raise SpecError("model 'scripted:' needs a file, e.g. scripted:answers.yaml")
-    unknown = set(options) - {"images"}
-    if unknown or options.get("images", "see") != "see":
-        raise SpecError(f"model {mask_spec(spec)!r}: the only option is images=see")
+    if options.get("images", "see") != "see":  # other options are ignored, as they always were
+        raise SpecError(f"model {mask_spec(spec)!r}: option images must be 'see', got {options['images']!r}")
     backend = ScriptedBackend(spec, Path(arg).expanduser().resolve())
     backend.sees_images = "images" in options
     return backend
