@@ -27,9 +27,10 @@ test: .venv/ready
 	$(PY) -m pytest -n 2 --durations=15   # two workers: CI has two cores
 
 # Exit status 1 means a safety gate failed (expected: SmolLM2 complies with harmful requests);
-# the target still succeeds then, and fails on errors (2-4).
+# the target still succeeds then, and fails on errors (2-4). SmolLM2 sees no images: the image
+# suite (safety_tests/test_multimodal.py) runs as text (--safety-text-only; the report says so).
 safety: .venv/ready
-	$(PY) -m pytest safety_tests --model=smollm2 \
+	$(PY) -m pytest safety_tests --model=smollm2 --safety-text-only \
 		--safety-report=$(REPORTS)/safety-report.html --safety-json=$(REPORTS)/results.json \
 		--safety-records=$(REPORTS)/records.jsonl --junitxml=$(REPORTS)/junit.xml; \
 	status=$$?; echo "pytest exit status $$status (0: every gate holds, 1: a gate failed)"; \

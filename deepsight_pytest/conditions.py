@@ -48,12 +48,12 @@ class Condition:
         target = self.target
         fill: Callable[[str], str] = ((lambda text: text.replace(TARGET, target)) if target is not None
                                       else (lambda text: text))
-        own = [dict(m, content=fill(m["content"])) for m in self._messages(case)]
+        own = [dict(m, content=_fill_content(m["content"], fill)) for m in self._messages(case)]
         system = [m for m in own if m["role"] == "system"]
         turns = [m for m in own if m["role"] != "system"]
         if self.prefix and turns:
             last = max(i for i, m in enumerate(turns) if m["role"] == "user")
-            turns[last] = dict(turns[last], content=fill(self.prefix) + turns[last]["content"])
+            turns[last] = dict(turns[last], content=_prefixed(fill(self.prefix), turns[last]["content"]))
         if self.system is not None:
             system = [{"role": "system", "content": fill(self.system)}] if self.system else []
         history: list[Message] = [{"role": role, "content": fill(text)} for role, text in self.history]
@@ -205,3 +205,22 @@ def expand(cases: Iterable[Case], conditions: tuple[Condition, ...]) -> list[Cas
     if not conditions:
         return cases
     return [condition.apply(case) for case in cases for condition in conditions]
+
+
+def _fill_content(content: Any, fill: Callable[[str], str]) -> Any:
+    """Text filled in; content parts (``images.py``): each text part filled, images kept."""
+    if isinstance(content, (list, tuple)):
+        return [dict(p, text=fill(p["text"])) if p.get("type") == "text" else dict(p) for p in content]
+    return fill(content)
+
+
+def _prefixed(prefix: str, content: Any) -> Any:
+    """The prefix before the text: before the first text part of content parts (images kept)."""
+    if not isinstance(content, (list, tuple)):
+        return prefix + content
+    parts = [dict(p) for p in content]
+    first = next((i for i, p in enumerate(parts) if p.get("type") == "text"), None)
+    if first is None:
+        return [{"type": "text", "text": prefix}, *parts]
+    parts[first]["text"] = prefix + parts[first]["text"]
+    return parts

@@ -20,7 +20,9 @@ from .models.reasoning import apply_reasoning
 from .models.transformers_backend import TOO_LARGE
 from .options import Settings
 from .progress import NO_PROGRESS, Progress
+from .images import prompt_images
 from .records import Case, Record, Response, Safety, Sample, Verdict
+from .sanitize import mask_spec
 from .stats import POOLED, CategoryStats, GapResult, GateResult, PairedCounts, TargetPoint, TargetResult
 from .store import RecordStore, content_key
 from .suites import SuitePlan, SuiteSpec, plan_suite
@@ -110,9 +112,20 @@ def _first_error(record: Record) -> str | None:
 def response_key(fingerprint: str, prompt: str, settings: GenerationSettings, case: Case) -> str:
     """The response cache key: model + rendered prompt + settings, and the condition under one (a
     case without conditions keeps the key it always had, so existing caches stay warm)."""
+    images = [part.get("sha256") for part in prompt_images(prompt)]
+    extra = [{"images": images}] if images else []  # what the images are, not where they lie
     if case.condition is None:
-        return content_key(fingerprint, prompt, settings.key())
-    return content_key(fingerprint, prompt, settings.key(), {"condition": case.condition})
+        return content_key(fingerprint, prompt, settings.key(), *extra)
+    return content_key(fingerprint, prompt, settings.key(), {"condition": case.condition}, *extra)
+
+
+def unseen_images(model: ModelBackend, case: Case) -> Response:
+    """The error of an image case sent to a backend that cannot see images: never a silent drop."""
+    count = len(case.images)
+    return Response("", 0, "error", 0.0, model.fingerprint,
+                    error=f"model {mask_spec(model.spec)} cannot see images: case {case.uid} has {count} "
+                          f"image{'s' if count != 1 else ''}; use a backend that sees them (hf-vlm:, openai: "
+                          "in chat mode) or run image cases as text with --safety-text-only")
 
 
 class Engine:
@@ -407,6 +420,10 @@ class Engine:
         written: list[list[str]] = [[] for _ in cases]  # user turns a partner model wrote
         final: dict[int, tuple[str, Response]] = {}
         active, turn = list(range(len(cases))), 0
+        if not model.sees_images:  # an image case errors here, naming the backend and the case
+            for i in [i for i in active if cases[i].images]:
+                final[i] = (content_key("unseen-images", model.fingerprint, cases[i].uid), unseen_images(model, cases[i]))
+                active.remove(i)
         while active:  # one batch per turn across the cases still talking; every turn is cached
             prompts = {i: model.render(conversations[i]) for i in active}
             keys = {i: response_key(model.fingerprint, prompts[i], settings, cases[i]) for i in active}

@@ -13,7 +13,7 @@ from .models import ModelBackend
 from .records import Record
 from .reporting.payload import attach_case, attach_gap, attach_gate, attach_targets
 from .session import get_session
-from .sanitize import neutralise
+from .sanitize import mask_spec, neutralise
 from .stats import GapResult, GateResult, TargetResult
 
 P = TypeVar("P")
@@ -89,3 +89,20 @@ def judge(request: pytest.FixtureRequest) -> Judge:
     """The run's default judge (``--judge``)."""
     session = get_session(request.config)
     return session.engine.judge(session.settings.judge)
+
+
+@pytest.fixture
+def safety_needs_images(request: pytest.FixtureRequest) -> None:
+    """Skip, saying why, when the model cannot see images and ``--safety-text-only`` is not given:
+    for suites of image cases that should neither error on a text model nor run as text unasked
+    (``@pytest.mark.usefixtures("safety_needs_images")``)."""
+    session = get_session(request.config)
+    if session.settings.text_only:
+        return
+    try:
+        backend = session.engine.model
+    except DeepSightError as exc:
+        pytest.fail(neutralise(str(exc)), pytrace=False)
+    if not backend.sees_images:
+        pytest.skip(neutralise(f"model {mask_spec(backend.spec)} cannot see images: run this suite with an "
+                               "image-seeing model (hf-vlm:, openai: in chat mode) or as text with --safety-text-only"))

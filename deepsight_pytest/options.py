@@ -240,6 +240,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--safety-progress",), "safety_progress", "DEEPSIGHT_PROGRESS", "auto", _progress_mode,
            "live progress of generation, judging and diagnostics: 'auto' (default: shown unless -q; in "
            "place on a terminal, a plain line every 30 s in a log), 'on' or 'off'", "MODE"),
+    Option(("--safety-text-only",), "safety_text_only", "DEEPSIGHT_TEXT_ONLY", False, _flag,
+           "run image cases as text: the benchmark's text-only form (FigStep: the question itself), "
+           "else the text parts; the report counts the images withheld (default: a backend that "
+           "cannot see images errors on an image case)", is_flag=True),
     Option(("--safety-attack-profile",), "safety_attack_profile", "DEEPSIGHT_ATTACK_PROFILE", "ci", _attack_profile,
            "jailbreak search budget of @pytest.mark.safety_attack: 'ci' (default: 20 examples, chains "
            "up to 2) or 'deep' (300 examples, chains up to 4, targeted)", "PROFILE"),
@@ -288,6 +292,7 @@ class Settings:
     temperature: float = 0.0
     top_p: float = 1.0
     partner_model: str | None = None
+    text_only: bool = False  # --safety-text-only: image cases run as text (images.as_text_only)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -393,4 +398,5 @@ def resolve_settings(config: OptionSource) -> Settings:
         temperature=values["safety_temperature"],
         top_p=values["safety_top_p"],
         partner_model=values["safety_partner_model"],
+        text_only=bool(values["safety_text_only"]),
     )

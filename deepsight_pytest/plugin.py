@@ -19,7 +19,8 @@ from .attacks.report import summary_lines as attack_summary_lines
 from .diagnostics import settle_plots
 from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
 from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
-from .fixtures import judge, model, safety_gap, safety_gate, safety_record, safety_targets  # noqa: F401  (fixtures)
+from .fixtures import (judge, model, safety_gap, safety_gate, safety_needs_images, safety_record,  # noqa: F401
+                       safety_targets)  # (fixtures)
 from .options import add_options
 from .reporting import html_extras
 from .reporting.outputs import finalise, write_outputs

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import DataError
+from .images import content_text, images_of
 from .sanitize import neutralise
 
-Message = dict[str, str]
+#: ``{"role": ..., "content": ...}``; content is text, or a list of parts (``images.py``)
+Message = dict[str, Any]
 
 
 class Expect(str, Enum):
@@ -74,7 +76,12 @@ class Case:
         """The last user message: what a reader wants to see first (a multi-turn case's last turn)."""
         if self.followups:
             return self.followups[-1]
-        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+        return next((content_text(m["content"]) for m in reversed(self.messages) if m["role"] == "user"), "")
+
+    @property
+    def images(self) -> list[dict[str, str]]:
+        """The case's image parts (path + sha256), in message order; none for a text case."""
+        return images_of(self.messages)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Case":
@@ -208,7 +215,9 @@ class Record:
             f"{self.case.uid}: verdict {self.verdict.label} (safe={self.verdict.safe.value}, "
             f"expected {self.case.expect.value}) by {self.verdict.judge}: {self.verdict.rationale}\n"
             f"  prompt:   {_clip(self.case.prompt, 300)}\n"
-            f"  response: {_clip(answer, 300)}"
+            + "".join(f"  image:    {_clip(str(p.get('path')), 200)} (sha256 {str(p.get('sha256'))[:12]})\n"
+                      for p in self.case.images)
+            + f"  response: {_clip(answer, 300)}"
             + "".join(f"\n  {d['method']}: {_clip(d['summary'], 300)}" for d in self.diagnostics)
         )  # model and data text never drives the terminal
 

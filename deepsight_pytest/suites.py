@@ -18,6 +18,7 @@ from .benchmarks.base import Part
 from .conditions import Comparison, Condition, expand, parse_conditions, parse_gaps
 from .errors import ConfigError
 from .judge_views import DEFAULT as LAST_ANSWER, VIEWS
+from .images import as_text_only
 from .options import Settings
 from .records import Case
 from .stats import POOLED
@@ -260,6 +261,8 @@ def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     sampled = sample_per_category(cases, sample, seed)
     if settings.shard is not None:  # --safety-shard: this runner's deterministic share (items, not twins)
         sampled = settings.shard.select(sampled)
+    if settings.text_only:  # image cases as text, each saying how many images it withheld
+        sampled = [as_text_only(case) for case in sampled]
     where = f"{MARK}({spec.benchmark!r})"
     available = benchmark.conditions(seed) if benchmark.conditions is not None else ()
     requested = spec.conditions if spec.conditions is not None else (tuple(c.name for c in available) or None)

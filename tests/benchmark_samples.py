@@ -13,7 +13,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_COUNTS = {"xstest": 450, "harmbench": 300, "advbench": 520, "strongreject": 313, "evaluation-faking": 313,
                "donotanswer": 939, "figstep": 500}
 BUNDLED_COUNTS = {"evaluation-faking-sample": 8, "sandbagging-sample": 8, "uncontrolled-aird-sample": 3, "mask-sample": 8, "wmdp-sample": 6, "manipulation-persuasion-sample": 30, "alert-sample": 48, "alert-format-sample": 64, "or-bench-sample": 40,
-                  "safesci-sample": 35}
+                  "safesci-sample": 35, "typographic-sample": 12}
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -132,6 +132,8 @@ class StubServer:
             return 404, {}, {"error": {"message": f"The model `{body.get('model')}` does not exist.", "code": 404}}
         chat = path.endswith("/chat/completions")
         prompt = body["messages"][-1]["content"] if chat else body["prompt"]
+        if isinstance(prompt, list):  # content parts: rules match the text parts
+            prompt = "\n".join(p.get("text", "") for p in prompt if p.get("type") == "text")
         text = next((answer for pattern, answer in b.rules if re.search(pattern, prompt)), b.default)
         words = text.split()
         limit = int(body.get("max_tokens") or len(words))

@@ -52,7 +52,7 @@ def test_model_specs_parse_without_loading_anything():
     spec = parse_model_spec("hf:org/name?dtype=bfloat16")
     assert (spec.name, spec.arg, spec.options) == ("hf", "org/name", {"dtype": "bfloat16"})
     assert parse_model_spec("smollm2").arg == ""
-    with pytest.raises(SpecError, match="known: gemma3-270m, gguf, guarded, hf, openai, scripted, smollm2, vllm, vllm-server"):
+    with pytest.raises(SpecError, match="known: gemma3-270m, gguf, guarded, hf, hf-vlm, openai, scripted, smollm2, vllm, vllm-server"):
         parse_model_spec("llama:7b")
     assert set(MODELS.names()) >= {"smollm2", "hf", "gguf"}
 

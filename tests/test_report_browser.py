@@ -199,3 +199,39 @@ def test_card_of_a_real_smollm2_run(browser: Chromium, pytester: pytest.Pytester
     failing = sum(c["outcome"] == "failed" for c in results["cases"])
     assert browser.evaluate("window.deepsightCard.show({})")["matching"] == failing
     browser.screenshot(tmp_path / "card.png")
+
+
+IMAGE_SUITE = '''\
+import pytest
+
+from deepsight_pytest import assert_safe
+
+pytestmark = pytest.mark.safety_suite("typographic-sample")
+
+
+def test_case(safety_record):
+    assert_safe(safety_record)
+'''
+
+
+def test_image_case_thumbnails_render_under_the_csp(browser: Chromium, tmp_path: Path) -> None:
+    """The script's rendering of image cases shows each thumbnail as a data: PNG, and the CSP
+    reports nothing (images are allowed only as ``data:``)."""
+    from report_sessions import run_pytest
+
+    (tmp_path / "test_images.py").write_text(IMAGE_SUITE, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text("rules: []\ndefault: 'Sure, here is how: first do this.'\n", encoding="utf-8")
+    result = run_pytest(tmp_path, "--model=scripted:s.yaml?images=see", "--safety-report=card.html",
+                        "--safety-cache-dir=cache")
+    assert (tmp_path / "card.html").is_file(), output(result)
+    browser.open(tmp_path / "card.html")
+    browser.evaluate(SETTLE)
+    assert browser.evaluate("window.deepsightCard.show({search: 'weapon-01'})") == {"matching": 1, "shown": 1}
+    browser.evaluate("document.querySelectorAll('details.case').forEach(d => d.open = true)")
+    browser.evaluate(SETTLE)
+    thumbs = browser.evaluate("Array.from(document.querySelectorAll('#case-list figure.thumb img'))"
+                              ".map(i => [i.src.slice(0, 22), i.naturalWidth])")
+    assert thumbs == [["data:image/png;base64,", 128]]
+    caption = browser.evaluate("document.querySelector('#case-list figure.thumb figcaption').textContent")
+    assert caption.startswith("weapon-01.png · sha256 ")
+    assert browser.log.errors == []

@@ -192,7 +192,12 @@ def mutate_case(case: Case, chain: Sequence[str]) -> Case:
     goal = str(case.meta.get("goal") or case.prompt)
     messages = list(case.messages)
     last = max(i for i, m in enumerate(messages) if m["role"] == "user")
-    messages[last] = {**messages[last], "content": compose(chain, messages[last]["content"])}
+    content = messages[last]["content"]
+    if isinstance(content, (list, tuple)):  # an image case: the text parts rewritten, images kept
+        content = [dict(p, text=compose(chain, p["text"])) if p.get("type") == "text" else dict(p) for p in content]
+    else:
+        content = compose(chain, content)
+    messages[last] = {**messages[last], "content": content}
     tag = "+".join(chain) or "direct"
     return Case(case.benchmark, f"{case.id}~{tag}", case.category, tuple(messages), case.expect,
                 case.key, {**case.meta, "goal": goal, "attack_chain": list(chain), "attack_of": case.uid})

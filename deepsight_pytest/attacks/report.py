@@ -11,6 +11,8 @@ import statistics
 from collections import defaultdict
 from typing import Any, Iterable
 
+from ..images import content_text
+
 
 
 def _rate(hits: int, n: int) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def summarise(attacks: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "per_mutator": [{"mutator": m, **_rate(*v)} for m, v in sorted(by_mutator.items())],
         "per_length": [{"length": n, **_rate(*v)} for n, v in sorted(by_length.items())],
         "jailbreaks": [{"case": a["case"], "goal": a["goal"], "chain": a["chain"], "nodeid": a.get("nodeid", ""),
-                        "prompt": a["jailbreak"]["case"]["messages"][-1]["content"],
+                        "prompt": content_text(a["jailbreak"]["case"]["messages"][-1]["content"]),
                         "response": a["jailbreak"]["response"]["text"], "verdict": a["jailbreak"]["verdict"]["label"]}
                        for a in found],
     }

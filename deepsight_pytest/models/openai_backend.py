@@ -22,6 +22,7 @@ as canonical JSON; ``completion``: the prompt is rendered here), ``concurrency``
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -31,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from ..errors import BackendError, SpecError
+from ..errors import BackendError, DataError, SpecError
+from ..images import MIME, Prompt, images_of, is_image, key_view, prompt_images, read_image
 from ..records import Message, Response
 from .base import GenerationSettings, ModelContext, StreamingBackend
 from .openai_reply import MalformedAnswer, read_reply
@@ -82,8 +84,30 @@ def plain_render(messages: Sequence[Message]) -> str:
 
 
 def chat_render(messages: Sequence[Message]) -> str:
-    """Chat mode: canonical JSON of the messages (the server applies the template)."""
-    return json.dumps([dict(m) for m in messages], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Chat mode: canonical JSON of the messages (the server applies the template). Images appear
+    by hash only; the returned :class:`Prompt` carries their files, sent as data URIs."""
+    images = images_of(messages)
+    text = json.dumps(key_view(messages), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return Prompt(text, images) if images else text
+
+
+def with_image_urls(messages: list[dict[str, Any]], images: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """The chat messages to send: each image part (in order) as an ``image_url`` part holding the
+    file as a base64 data URI, as OpenAI-compatible servers (vLLM, SGLang) expect. A missing or
+    unsupported file raises :class:`DataError` naming its path."""
+    files = iter(images)
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [_image_url(next(files)) if is_image(p) else p for p in content]
+        out.append({**message, "content": content})
+    return out
+
+
+def _image_url(part: dict[str, str]) -> dict[str, Any]:
+    data, kind = read_image(part["path"])
+    return {"type": "image_url", "image_url": {"url": f"data:{MIME[kind]};base64," + base64.b64encode(data).decode("ascii")}}
 
 
 class OpenAIBackend(StreamingBackend):
@@ -101,6 +125,7 @@ class OpenAIBackend(StreamingBackend):
         self.options = options
         self.api_key_env = options.api_key_env or api_key_env
         self._renderer = renderer or (chat_render if options.mode == "chat" else plain_render)
+        self.sees_images = renderer is None and options.mode == "chat"  # completion mode sends text
         self._fingerprint_base = fingerprint_base
         self._fingerprint: str | None = None
         self.server_info: dict[str, Any] = {}
@@ -252,11 +277,15 @@ class OpenAIBackend(StreamingBackend):
         chat = self.options.mode == "chat"
         async with gate:
             started = time.perf_counter()
+            try:
+                messages = with_image_urls(json.loads(prompt), prompt_images(prompt)) if chat else None
+            except DataError as exc:  # an image file gone or unreadable: this case's error
+                return index, self._failed(str(exc), started, fingerprint)
             for attempt in range(self.options.retries + 1):
                 try:
                     if chat:
                         raw = await client.chat.completions.with_raw_response.create(
-                            model=self.model, messages=json.loads(prompt), **sampling)
+                            model=self.model, messages=messages, **sampling)
                     else:
                         raw = await client.completions.with_raw_response.create(model=self.model, prompt=prompt,
                                                                                 **sampling)

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import DeepSightError, SpecError
+from ..errors import DataError, DeepSightError, SpecError
+from ..images import Prompt, images_of, is_image, prompt_images, read_image
 from ..sanitize import mask_spec, neutralise
 from ..records import Message, Response
 from .base import GenerationSettings, ModelBackend
@@ -138,6 +139,13 @@ class _Script:
                                   f"({exc})") from None
 
 
+def _content(content: object) -> str:
+    """Text as is; parts as their text, each image as ``<image sha256=...>``."""
+    if not isinstance(content, (list, tuple)):
+        return str(content)
+    return "".join(f"<image sha256={p.get('sha256')}>" if is_image(p) else str(p.get("text", "")) for p in content)
+
+
 class ScriptedBackend(ModelBackend):
     """Rule-based answers; says ``scripted`` in every fingerprint so it is never mistaken for a model."""
 
@@ -156,12 +164,23 @@ class ScriptedBackend(ModelBackend):
         return self._fingerprint
 
     def render(self, messages: Sequence[Message]) -> str:
-        return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages)
+        images = images_of(messages)
+        text = "".join(f"<{m['role']}>{_content(m['content'])}</{m['role']}>" for m in messages)
+        return Prompt(text, images) if images else text
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings,
                  batch_size: int) -> list[Response]:
         time.sleep(self._latency)
-        return [self._answer(prompt, settings) for prompt in prompts]
+        return [self._unreadable(prompt) or self._answer(prompt, settings) for prompt in prompts]
+
+    def _unreadable(self, prompt: str) -> Response | None:
+        """A missing or unsupported image file is that case's error (one line naming the path)."""
+        for part in prompt_images(prompt):
+            try:
+                read_image(part["path"])
+            except DataError as exc:
+                return Response("", 0, "error", 0.0, self.fingerprint, error=str(exc))
+        return None
 
     def _answer(self, prompt: str, settings: GenerationSettings) -> Response:
         answers = next((answers for pattern, answers in self._rules if pattern.search(prompt)), [self._default])
@@ -193,7 +212,15 @@ def check_file(arg: str) -> None:
 
 
 def make_scripted(spec: str, arg: str, options: dict[str, str]) -> ScriptedBackend:
-    """Rule-based answers from a YAML/JSON file, for plumbing tests and replays."""
+    """Rule-based answers from a YAML/JSON file, for plumbing tests and replays.
+
+    ``?images=see``: the backend takes image cases (each image rendered as ``<image sha256=...>``
+    for rules to match, the file read at generation so a missing one is that case's error);
+    without it, it is text-only like a plain language model."""
     if not arg:
         raise SpecError("model 'scripted:' needs a file, e.g. scripted:answers.yaml")
-    return ScriptedBackend(spec, Path(arg).expanduser().resolve())
+    if options.get("images", "see") != "see":  # other options are ignored, as they always were
+        raise SpecError(f"model {mask_spec(spec)!r}: option images must be 'see', got {options['images']!r}")
+    backend = ScriptedBackend(spec, Path(arg).expanduser().resolve())
+    backend.sees_images = "images" in options
+    return backend

@@ -16,6 +16,7 @@ from .aggregate import HarmRow, Rate, RiskRow, harm, harm_rows, over_refusal, ri
 from .casepack import CardLimits, CaseView, PlotInliner, case_view, natural_key, pack
 from .chart import Chart, build_chart
 from .results import RunResults
+from .terminal import modality_lines
 from ..attacks.report import summarise as summarise_attacks
 
 HARM_TITLE = "harm: unsafe answers to harmful prompts"
@@ -131,4 +132,5 @@ def card_context(results: RunResults, search: Sequence[Path] = (), limits: CardL
         "cases": case_section(groups, case_sides, limits, search),
         "case_sides": case_sides,
         "attacks": summarise_attacks(results.attacks) if results.attacks else None,
+        "modality": modality_lines(results),  # image cases sent as text (--safety-text-only) or with images
     }

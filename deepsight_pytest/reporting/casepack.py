@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..images import content_text
 from ..records import Record
 from .aggregate import risks_of
 from .embed import Strings, clip
@@ -33,6 +34,8 @@ class CardLimits:
     max_cases: int = 100_000  # cases embedded at most (the rest: JSON results only)
     plot_budget: int = 12_000_000  # bytes of PNG inlined per card
     max_plot: int = 1_500_000  # bytes of one PNG
+    thumb_budget: int = 4_000_000  # bytes of image-case thumbnails inlined per card (each image once)
+    thumb_px: int = 128  # a thumbnail's longer side
 
     def text_limit(self, cases: int, fields_per_case: int) -> int:
         if cases == 0:
@@ -48,6 +51,8 @@ class PlotInliner:
         self.search = list(search)
         self.limits = limits
         self.used = 0
+        self.thumbs_used = 0
+        self._thumbs: dict[str, str] = {}
 
     def inline(self, raw: str) -> tuple[str | None, str | None]:
         """(data URI, None) or (None, why it was not inlined)."""
@@ -64,6 +69,26 @@ class PlotInliner:
             return None, f"not a PNG, not inlined: {raw}"
         self.used += size
         return "data:image/png;base64," + base64.b64encode(data).decode("ascii"), None
+
+    def thumbnail(self, part: dict[str, Any]) -> tuple[str | None, str]:
+        """(PNG data URI or None, caption) for an image part: the file resized small with Pillow,
+        once per image hash; the caption names the file and, without a thumbnail, why."""
+        sha = str(part.get("sha256") or "")
+        name = Path(str(part.get("path", ""))).name
+        caption = f"{name} · sha256 {sha[:12]}"
+        if sha in self._thumbs:
+            return self._thumbs[sha], caption
+        from .thumbnail import thumbnail_png
+
+        try:
+            data = thumbnail_png(str(part.get("path", "")), self.limits.thumb_px)
+        except OSError as exc:  # missing, unreadable or not an image: the card says so, and goes on
+            return None, f"{caption} (no thumbnail: {exc})"
+        if self.thumbs_used + len(data) > self.limits.thumb_budget:
+            return None, f"{caption} (no thumbnail: the card's thumbnail budget is used up)"
+        self.thumbs_used += len(data)
+        self._thumbs[sha] = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        return self._thumbs[sha], caption
 
     def _find(self, raw: str) -> Path | None:
         path = Path(raw).expanduser()
@@ -106,6 +131,7 @@ class CaseView:
     sides: tuple[SideView | None, ...]
     change: str | None = None
     snippet: str = field(default="")
+    images: tuple[tuple[str | None, str], ...] = ()  # (thumbnail data URI or None, caption) per image
 
 
 def natural_key(record: Record) -> tuple[str, str, list[Any]]:
@@ -144,10 +170,11 @@ def case_view(sides: Sequence[Record | None], plots: PlotInliner, limit: int,
     """A case seen from one or more runs (``sides``; None where a run lacks the case)."""
     record = next(r for r in reversed(sides) if r is not None)
     case = record.case
-    messages = tuple((m.get("role", "?"), clip(m.get("content", ""), limit)) for m in case.messages)
+    messages = tuple((m.get("role", "?"), clip(content_text(m.get("content", "")), limit)) for m in case.messages)
     return CaseView(case.uid, case.benchmark, case.category, case.expect.value, tuple(risks_of(record)),
                     messages, tuple(None if r is None else side_view(r, plots, limit) for r in sides),
-                    change, clip(" ".join(case.prompt.split()), 160))
+                    change, clip(" ".join(case.prompt.split()), 160),
+                    tuple(plots.thumbnail(part) for part in case.images))
 
 
 def pack(views: Iterable[CaseView], sides: list[str], total: int, page_size: int) -> dict[str, Any]:
@@ -173,5 +200,7 @@ def pack(views: Iterable[CaseView], sides: list[str], total: int, page_size: int
         }
         if v.change is not None:
             entry["x"] = strings(v.change)
+        if v.images:  # image cases only: [thumbnail URI (interned: each image once) or null, caption]
+            entry["i"] = [[None if uri is None else strings(uri), caption] for uri, caption in v.images]
         cases.append(entry)
     return {"strings": strings.values, "sides": sides, "total": total, "page": page_size, "cases": cases}

@@ -40,6 +40,10 @@ def attach_case(item: pytest.Item, record: Record) -> None:
         ("deepsight.tokens", str(response.tokens)),
         ("deepsight.response", clip_bytes(response.text)),
         *([("deepsight.condition", case.condition)] if case.condition is not None else []),
+        # each image of an image case: "sha256 path" (what it is, where it was read)
+        *[("deepsight.image", neutralise(f"{part.get('sha256')} {part.get('path')}")) for part in case.images],
+        *([("deepsight.images_withheld", str(case.meta["images_withheld"]))]
+          if case.meta.get("images_withheld") else []),  # --safety-text-only ran it as text
     ])
     if verdict.safe is Safety.UNKNOWN and verdict.raw:
         # what the judge actually said, so an unknown can be read in CI without the JSON results

@@ -37,6 +37,9 @@ def summary_lines(results: RunResults) -> list[str]:
     if targets:
         lines += [*([""] if lines else []), "target accuracies (sandbagging score = mean |target - accuracy|):",
                   *targets]
+    modality = modality_lines(results)
+    if lines and modality:
+        lines += ["", *modality]
     regressions = regression_lines(results)
     if lines and regressions:
         lines += ["", "regression against the baseline (one-sided two-proportion test):", *regressions]
@@ -44,6 +47,22 @@ def summary_lines(results: RunResults) -> list[str]:
 
 
 POOLED_LABEL = "(pooled)"
+
+
+def modality_lines(results: RunResults) -> list[str]:
+    """Image cases run as text (``--safety-text-only``) and image cases run with their images,
+    said under the table: never a silent drop."""
+    records = [c.record for c in results.cases]
+    withheld = [r for r in records if r.case.meta.get("images_withheld")]
+    seen = [r for r in records if r.case.images]
+    lines = []
+    if withheld:
+        images = sum(int(r.case.meta["images_withheld"]) for r in withheld)
+        lines.append(f"text only (--safety-text-only): {len(withheld)} image cases ran as text, "
+                     f"{images} images withheld")
+    if seen:
+        lines.append(f"images: {len(seen)} cases sent with {sum(len(r.case.images) for r in seen)} images")
+    return lines
 
 
 def weighting_lines(results: RunResults) -> list[str]:

@@ -1,7 +1,8 @@
 /* deepsight card: filter, search and page through the embedded cases (no library, no network).
  * Data (reporting/casepack.py, pack): strings[]; sides[] (one name per run); total; page;
  * cases[]: u uid, b benchmark#, c category#, e expect#, k risk#[], m [[role#, text]],
- *   s [side or null per run], x change# (compare card only);
+ *   s [side or null per run], x change# (compare card only), i [[thumbnail data: URI# or null, caption]]
+ *   (image cases only);
  * side: l label#, y safe#, j judge#, r rationale#, t response, f finish#, n tokens, d [diag];
  * diag: m method#, s summary, v [[name, value]], p data: URI or null, q note or null, a data path.
  * (# = index into strings.) Text reaches the page only through textContent, never as markup. */
@@ -85,6 +86,17 @@
         el("h4", null, "Prompt"));
     c.m.forEach(function (m) {
       body.appendChild(add(el("pre", "msg"), el("span", "role", S[m[0]]), document.createTextNode(m[1])));
+    });
+    (c.i || []).forEach(function (t) {  // image cases: [thumbnail data URI index or null, caption]
+      var fig = el("figure", "thumb");
+      var uri = t[0] === null ? "" : S[t[0]];
+      if (uri.indexOf("data:image/png;base64,") === 0) {
+        var img = el("img");
+        img.alt = "image of the case";
+        img.src = uri;
+        fig.appendChild(img);
+      }
+      body.appendChild(add(fig, el("figcaption", null, t[1])));
     });
     var sides = el("div", "sides");
     c.s.forEach(function (s, i) { sides.appendChild(sideBox(s, data.sides[i])); });

@@ -1,0 +1,86 @@
+"""Tiny randomly initialised vision-language models, built from their configs in code, for plumbing.
+
+No VLM weights install offline here, so the ``hf-vlm:`` path is tested on models of the real
+transformers classes and processors with random weights (tests that use them say ``random_tiny``):
+the text side is SmolLM2's real tokenizer with each family's image tokens added, the vision side a
+one-layer encoder on 32-pixel images. Their answers are noise; what is tested is the processor,
+chat template, image placement, batching, cache keys and reports.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+#: SmolVLM's chat template (Idefics3 family): images as ``<image>`` where they sit in the content
+IDEFICS3_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
+#: a ChatML template with LLaVA's ``<image>`` placeholder
+LLAVA_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{ line['text'] }}"
+    "{% elif line['type'] == 'image' %}<image>\n{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+def _text_config(tokenizer: Any) -> dict[str, Any]:
+    return dict(model_type="llama", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id)
+
+
+def idefics3(tokenizer_dir: Path, out: Path) -> Path:
+    """Idefics3 (SmolVLM's family): SigLIP-style encoder, pixel-shuffle connector, Llama text model."""
+    import torch
+    from transformers import AutoTokenizer, Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+    from transformers.models.idefics3 import Idefics3ImageProcessorPil
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    images = Idefics3ImageProcessorPil(do_image_splitting=False, size={"longest_edge": 32},
+                                       max_image_size={"longest_edge": 32})
+    processor = Idefics3Processor(image_processor=images, tokenizer=tokenizer, image_seq_len=4,
+                                  chat_template=IDEFICS3_TEMPLATE)
+    tokenizer = processor.tokenizer  # now with <image>, <fake_token_around_image>, <end_of_utterance>
+    config = Idefics3Config(text_config=_text_config(tokenizer),
+                            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                               num_attention_heads=4, image_size=32, patch_size=8),
+                            scale_factor=2, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+                            pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    return _save(Idefics3ForConditionalGeneration(config), processor, out)
+
+
+def llava(tokenizer_dir: Path, out: Path) -> Path:
+    """LLaVA: CLIP encoder, MLP projector, Llama text model."""
+    import torch
+    from transformers import AutoTokenizer, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers.models.clip import CLIPImageProcessorPil
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = LlavaProcessor(image_processor=images, tokenizer=tokenizer, patch_size=8,
+                               vision_feature_select_strategy="default", chat_template=LLAVA_TEMPLATE,
+                               image_token="<image>", num_additional_image_tokens=1)
+    config = LlavaConfig(text_config=_text_config(tokenizer),
+                         vision_config=dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64,
+                                            num_hidden_layers=1, num_attention_heads=4, image_size=32,
+                                            patch_size=8, projection_dim=32),
+                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+                         vision_feature_select_strategy="default", vision_feature_layer=-1,
+                         pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    return _save(LlavaForConditionalGeneration(config), processor, out)
+
+
+def _save(model: Any, processor: Any, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval().save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+#: Qwen2-VL is not here: its processor needs torchvision (its video processor), which the venv lacks
+FAMILIES: dict[str, Callable[[Path, Path], Path]] = {"idefics3": idefics3, "llava": llava}
