@@ -97,7 +97,9 @@ def test_image_seeing_backend_gets_the_images_and_every_report_carries_them(pyte
     lines = (pytester.path / "records.jsonl").read_text(encoding="utf-8").splitlines()
     weapon = next(json.loads(line) for line in lines if '"weapon-01"' in line)
     [image, text] = weapon["case"]["messages"][0]["content"]
-    assert image["type"] == "image" and image["path"] == str(crime_png.resolve()) and len(image["sha256"]) == 64
+    # the path is portable: relative to the records file's folder (reporting/portable.py)
+    assert not Path(image["path"]).is_absolute()
+    assert (pytester.path / image["path"]).resolve() == crime_png.resolve() and len(image["sha256"]) == 64
     assert text["type"] == "text" and "base64" not in "".join(lines)
     # JUnit: one property per image
     tree = ET.parse(pytester.path / "junit.xml")
