@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jinja2
 from markupsafe import Markup
@@ -19,7 +20,7 @@ from ..regression import DEFAULT_ALPHA, DEFAULT_MARGIN
 from .card import card_context
 from .compare import compare_context
 from .casepack import CardLimits
-from .embed import script_json
+from .embed import fill, forget_pending, script_json
 from .results import RunResults
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,8 +64,20 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def stream(template: str, context: dict[str, Any], write: Callable[[str], Any]) -> None:
+    """Render chunk by chunk (``Template.generate``), the case data written in pieces in its place:
+    a large card is never one string in memory."""
+    try:
+        for chunk in environment().get_template(template).generate(**context):
+            fill(chunk, write)
+    finally:
+        forget_pending()
+
+
 def render(template: str, context: dict[str, Any]) -> str:
-    return environment().get_template(template).render(**context)
+    parts: list[str] = []
+    stream(template, context, parts.append)
+    return "".join(parts)
 
 
 def render_html(results: RunResults, search: Sequence[Path] = (), limits: CardLimits = CardLimits()) -> str:
@@ -73,8 +86,15 @@ def render_html(results: RunResults, search: Sequence[Path] = (), limits: CardLi
 
 
 def write_html(path: Path, results: RunResults, search: Sequence[Path] = ()) -> None:
+    """Streamed to a temporary file beside ``path``, then moved into place (no half card)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(results, search), encoding="utf-8")
+    part = path.with_name(path.name + ".part")
+    try:
+        with part.open("w", encoding="utf-8") as handle:
+            stream("report.html.j2", card_context(results, [*search, Path.cwd()]), handle.write)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def render_compare(a: RunResults, b: RunResults, names: tuple[str, str], search: Sequence[Path] = (),
