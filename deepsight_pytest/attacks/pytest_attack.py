@@ -80,6 +80,9 @@ def config_from_mark(mark: pytest.Mark, profile: str, seed: int,
     mutators = attack.get("mutators")
     if isinstance(mutators, str):
         mutators = [mutators]
+    if mutators is not None and (not isinstance(mutators, (list, tuple)) or not mutators):
+        raise ConfigError(f"{where}: {MARK}: mutators must name at least one mutator (a name or a list of "
+                          f"names), got {mutators!r}")
     guard = attack.get("guard")
     try:
         if guard is not None:

@@ -42,7 +42,8 @@ class AttackConfig:
               max_chain: int | None, seed: int) -> "AttackConfig":
         base = PROFILES[profile]
         chain = check_chain_length(max_chain if max_chain is not None else base["max_chain"])
-        examples = check_chain_length(max_examples) if max_examples is not None else base["max_examples"]
+        examples = (check_chain_length(max_examples, "max_examples", "the number of chains tried")
+                    if max_examples is not None else base["max_examples"])
         return cls(tuple(ordered(mutators)), examples, chain, base["target"], base["shrink"], seed)
 
 
