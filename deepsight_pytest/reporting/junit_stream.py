@@ -65,6 +65,7 @@ class StreamingJUnit:
     def __init__(self) -> None:
         self._swapped: tuple[Any, str] | None = None
         self._spool: IO[bytes] | None = None
+        self._end = 0  # bytes spooled so far (no seek per case: a seek flushes the buffer)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -92,10 +93,10 @@ class StreamingJUnit:
         if self._spool is None:
             self._spool = tempfile.TemporaryFile(prefix="deepsight-junit-")
         data = ET.tostring(element, encoding="unicode").encode("utf-8")
-        self._spool.seek(0, os.SEEK_END)
-        offset = self._spool.tell()
+        self._spool.seek(self._end)  # after a read-back (pytest's fallback writer), if any
         self._spool.write(data)
-        reporter.to_xml = Spooled(self._spool, offset, len(data))  # the element tree is freed
+        reporter.to_xml = Spooled(self._spool, self._end, len(data))  # the element tree is freed
+        self._end += len(data)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
