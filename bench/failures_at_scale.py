@@ -14,6 +14,10 @@ shown as "<=" when it did not grow).
 
 Runs: ``none`` (no output files, ``-q``), ``junit`` (``--junitxml``), ``json`` (JUnit, JSON
 results, records), ``all`` (those and the HTML card, default ``--tb``). Target: every run under 500 MB.
+
+``--before DIR`` also runs each of them with another checkout's package (``DIR`` on ``PYTHONPATH``,
+e.g. ``/work/main`` or a ``git worktree`` of an older commit), interleaved with this one's, so the
+two are measured side by side in one run on the same machine; the limit applies to this checkout.
 """
 from __future__ import annotations
 
@@ -83,13 +87,13 @@ def project(folder: Path, count: int) -> str:
     return f"scripted:{model}"
 
 
-def run(folder: Path, model: str, name: str) -> tuple[float, float, int, str]:
+def run(folder: Path, model: str, name: str, package: Path = REPO, label: str = "") -> tuple[float, float, int, str]:
     """(peak RSS in MB of the children so far, wall seconds, exit status, last line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPSIGHT_", "PYTEST_"))}
     env.update({"PYTEST_ADDOPTS": "-p no:cacheprovider -p no:randomly -p no:hypothesispytest -p no:anyio",
-                "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", "")})
-    cache = folder / f"cache-{name}"
-    timer = ["/usr/bin/time", "-f", "peak-kb %M", "-o", str(folder / f"time-{name}.txt")] \
+                "PYTHONPATH": str(package) + os.pathsep + env.get("PYTHONPATH", "")})
+    cache = folder / f"cache-{name}{label}"
+    timer = ["/usr/bin/time", "-f", "peak-kb %M", "-o", str(folder / f"time-{name}{label}.txt")] \
         if Path("/usr/bin/time").exists() else []
     started = time.perf_counter()
     proc = subprocess.run([*timer, sys.executable, "-m", "pytest", "--model", model, "--judge", "refusal",
@@ -98,7 +102,7 @@ def run(folder: Path, model: str, name: str) -> tuple[float, float, int, str]:
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if timer:
-        peak_mb = int((folder / f"time-{name}.txt").read_text().split("peak-kb")[-1].split()[0]) / 1024
+        peak_mb = int((folder / f"time-{name}{label}.txt").read_text().split("peak-kb")[-1].split()[0]) / 1024
     tail = (proc.stdout.strip().splitlines() or [""])[-1]
     return peak_mb, wall, proc.returncode, tail
 
@@ -107,20 +111,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another checkout to measure beside this one (its folder goes on PYTHONPATH)")
     args = parser.parse_args()
+    variants = [("", REPO)] + ([(" (before)", args.before.resolve())] if args.before else [])
     print(f"{args.cases:,} failing cases; prompts: {ADVBENCH if ADVBENCH.is_file() else 'stand-ins'}")
-    print(f"{'run':<6} {'peak RSS MB':>12} {'wall s':>8} {'exit':>5}  pytest's last line")
+    if args.before:
+        print(f"this checkout: {REPO}; before: {args.before.resolve()}")
+    print(f"{'run':<15} {'peak RSS MB':>12} {'wall s':>8} {'exit':>5}  pytest's last line")
     previous = 0.0
     worst = 0.0
     with tempfile.TemporaryDirectory(prefix="ds-failures-") as tmp:
         folder = Path(tmp)
         model = project(folder, args.cases)
         for name in [r for r in RUNS if r in args.runs]:
-            peak, wall, code, tail = run(folder, model, name)
-            shown = f"{peak:12.0f}" if peak > previous or Path("/usr/bin/time").exists() else f"<={previous:10.0f}"
-            previous = max(previous, peak)
-            worst = max(worst, peak)
-            print(f"{name:<6} {shown} {wall:8.1f} {code:>5}  {tail[-100:]}")
+            for label, package in variants:
+                peak, wall, code, tail = run(folder, model, name, package, label.strip(" ()"))
+                shown = f"{peak:12.0f}" if peak > previous or Path("/usr/bin/time").exists() else f"<={previous:10.0f}"
+                previous = max(previous, peak)
+                worst = max(worst, peak) if not label else worst
+                print(f"{name + label:<15} {shown} {wall:8.1f} {code:>5}  {tail[-100:]}", flush=True)
     print(f"largest peak {worst:.0f} MB: {'under' if worst < LIMIT_MB else 'OVER'} the {LIMIT_MB} MB limit")
     return 0 if worst < LIMIT_MB else 1
 

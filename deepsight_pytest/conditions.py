@@ -181,11 +181,11 @@ def parse_gaps(value: Any, conditions: tuple[Condition, ...], where: str) -> tup
     """Gap gates as ``"a-vs-b"`` strings or ``(a, b)`` pairs, over declared conditions only."""
     if value is None:
         return ()
-    items = [value] if isinstance(value, str) else list(value)
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [value]
     names = {c.name for c in conditions}
     gaps: list[tuple[str, str]] = []
     for item in items:
-        pair = tuple(item.split("-vs-")) if isinstance(item, str) else tuple(item)
+        pair = tuple(item.split("-vs-")) if isinstance(item, str) else tuple(item) if isinstance(item, (list, tuple)) else ()
         if len(pair) != 2 or not all(isinstance(p, str) for p in pair):
             raise ConfigError(f"{where}: a gap is 'a-vs-b' or [a, b], got {item!r}")
         shown = f"{pair[0]}-vs-{pair[1]}"
@@ -199,12 +199,19 @@ def parse_gaps(value: Any, conditions: tuple[Condition, ...], where: str) -> tup
     return tuple(dict.fromkeys(gaps))
 
 
-def expand(cases: Iterable[Case], conditions: tuple[Condition, ...]) -> list[Case]:
-    """Each case once per condition, grouped by item (``id@a``, ``id@b``, ...); unchanged without."""
+def expand(cases: Iterable[Case], conditions: tuple[Condition, ...], where: str = "conditions") -> list[Case]:
+    """Each case once per condition, grouped by item (``id@a``, ``id@b``, ...); unchanged without.
+    A condition that leaves a case nothing to ask (its target filling a prompt that was only the
+    placeholder) is a configuration error, not an empty request sent to the model."""
     cases = list(cases)
     if not conditions:
         return cases
-    return [condition.apply(case) for case in cases for condition in conditions]
+    out = [condition.apply(case) for case in cases for condition in conditions]
+    for case in out:
+        if not case.prompt.strip():
+            raise ConfigError(f"{where}: condition {case.condition!r} leaves case {case.item_uid} with an "
+                              "empty prompt (check its target, prefix and the case's text)")
+    return out
 
 
 def _fill_content(content: Any, fill: Callable[[str], str]) -> Any:

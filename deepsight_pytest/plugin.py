@@ -53,7 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "xmlpath", None):  # --junitxml: written case by case
         config.pluginmanager.register(StreamingJUnit(), "deepsight-junit-stream")
     if not hasattr(config, "workerinput"):  # reporters live on the xdist controller only
-        collector = ResultsCollector()
+        settings = get_session(config).settings
+        collector = ResultsCollector(settings.records,  # records stream to disk, paths made relative
+                                     (settings.data_dir, settings.cache_dir, settings.artifacts))
         config.stash[COLLECTOR_KEY] = collector
         config.pluginmanager.register(collector, "deepsight-results")
 
@@ -90,7 +92,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     found = collector.results
     if found.cases or found.gates or found.attacks or found.gaps or found.targets:
         finalise(collector.results, state)
-        session.config.stash[WRITTEN_KEY] = write_outputs(collector.results, state)
+        streamed = collector.records.close() and collector.records.count == len(found.cases)
+        session.config.stash[WRITTEN_KEY] = write_outputs(collector.results, state, records_written=streamed)
     gates_only = state.settings.exit_mode == "gates"
     if gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and collector.other_failures == 0:
         session.exitstatus = pytest.ExitCode.OK  # failing cases are findings; gates decide

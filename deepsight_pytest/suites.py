@@ -99,7 +99,7 @@ def _gaps(value: Any, where: str) -> tuple[tuple[str, str], ...] | None:
     items = [value] if isinstance(value, str) else list(value)
     pairs = []
     for item in items:
-        pair = tuple(item.split("-vs-")) if isinstance(item, str) else tuple(item)
+        pair = tuple(item.split("-vs-")) if isinstance(item, str) else tuple(item) if isinstance(item, (list, tuple)) else ()
         if len(pair) != 2 or not all(isinstance(p, str) and p for p in pair):
             raise ConfigError(f"{where}: {MARK} gaps are 'a-vs-b' or [a, b], got {item!r}")
         pairs.append((pair[0], pair[1]))
@@ -276,7 +276,7 @@ def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     # The suite's own judge, else the benchmark's (an objective benchmark needs its scorer),
     # else the run's --judge (whose default is "refusal").
     judge = spec.judge or benchmark.default_judge or settings.judge
-    return SuitePlan(spec, benchmark, tuple(expand(sampled, conditions)), judge,
+    return SuitePlan(spec, benchmark, tuple(expand(sampled, conditions, where)), judge,
                      spec.max_new_tokens or settings.max_new_tokens, default_threshold, settings.threshold,
                      conditions, gaps, spec.max_gap if spec.max_gap is not None else DEFAULT_MAX_GAP,
                      spec.min_score or 0.0, spec.judge_view or LAST_ANSWER)

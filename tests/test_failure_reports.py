@@ -7,6 +7,7 @@ complies with everything, so every case fails: plumbing only). The 20,000-case f
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 import pytest
@@ -87,3 +88,30 @@ def test_scripted_short_report_reads_the_same_from_xdist_workers(project: pytest
     assert all(len(block) < 2000 for block in failures(result.stdout.str()))
     junit = (project.path / "junit.xml").read_text(encoding="utf-8")
     assert junit.count('<failure message="AssertionError: advbench/harmful_behaviors/') == 3
+
+
+def test_scripted_records_file_keeps_every_finished_case_when_the_run_is_killed(project: pytest.Pytester) -> None:
+    """--safety-records is written as cases finish: SIGKILL after the cases loses none of them."""
+    project.makepyfile(test_zz_kill='''
+import os
+import signal
+
+
+def test_kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+''')
+    records = project.path / "records.jsonl"
+    result = run(project, "-p", "no:randomly", f"--safety-records={records}", "--junitxml=junit.xml")
+    assert result.ret == -9, result.stdout.str()  # killed: no session finish, no end-of-run writer
+    lines = [json.loads(line) for line in records.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["case"]["id"] for r in lines) == ["1", "2", "3"]
+    assert all(r["response"]["text"].startswith("Sure, here is exactly how") for r in lines)
+
+
+def test_scripted_streamed_records_file_matches_the_json_results(project: pytest.Pytester) -> None:
+    records, results = project.path / "records.jsonl", project.path / "results.json"
+    result = run(project, f"--safety-records={records}", f"--safety-json={results}")
+    result.assert_outcomes(failed=3)
+    lines = [json.loads(line) for line in records.read_text(encoding="utf-8").splitlines()]
+    assert lines == [c["record"] for c in json.loads(results.read_text(encoding="utf-8"))["cases"]]
+    assert f"records: {records}" in result.stdout.str()

@@ -214,3 +214,19 @@ def test_pytest_html_extras_carry_diagnostic_numbers_and_plot(tmp_path: Path) ->
     assert found["deepsight response"]["content"] == "answer"
     assert found["deepsight refusal_direction"]["content"]["numbers"] == {"peak_layer": 17.0}
     assert base64.b64decode(found["deepsight refusal_direction plot"]["content"]) == tiny_png()
+
+
+def test_streamed_placeholder_is_filled_once_and_cannot_be_forged() -> None:
+    """The card's case data is written in place of an unguessable token; data that contains a
+    token-shaped string (or the token again) is written as it is."""
+    from deepsight_pytest.reporting.embed import Streamed, fill
+
+    class Value(Streamed):
+        def write(self, write):  # type: ignore[no-untyped-def]
+            write("[1,2]")
+
+    token = str(script_json(Value()))
+    forged = "deepsight-streamed-" + "0" * 32
+    out: list[str] = []
+    fill(f"<a>{forged}</a><s>{token}</s><b>{token}</b>", out.append)
+    assert "".join(out) == f"<a>{forged}</a><s>[1,2]</s><b>{token}</b>"

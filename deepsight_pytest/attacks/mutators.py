@@ -172,10 +172,12 @@ def ordered(names: Sequence[str] | None = None) -> list[str]:
     return [name for name in ORDER if name in wanted]
 
 
-def check_chain_length(max_chain: object) -> int:
-    """A chain length must be a whole number of at least 1 (the direct request is chain 0)."""
+def check_chain_length(max_chain: object, option: str = "max_chain",
+                       what: str = "the longest attack chain") -> int:
+    """A chain length (or another count: ``option``) must be a whole number of at least 1 (the
+    direct request is chain 0)."""
     if not isinstance(max_chain, int) or isinstance(max_chain, bool) or max_chain < 1:
-        raise SpecError(f"max_chain (the longest attack chain) must be a whole number of at least 1, got {max_chain!r}")
+        raise SpecError(f"{option} ({what}) must be a whole number of at least 1, got {max_chain!r}")
     return max_chain
 
 

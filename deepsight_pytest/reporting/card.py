@@ -7,13 +7,14 @@ and the current folder).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..records import Record, Safety
 from ..stats import POOLED_WEIGHTING, CategoryStats, GateResult
 from .aggregate import HarmRow, Rate, RiskRow, harm, harm_rows, over_refusal, risk_rows
-from .casepack import CardLimits, CaseView, PlotInliner, case_view, natural_key, pack
+from .casepack import CardLimits, CaseView, PlotInliner, StreamedPack, case_view, natural_key
 from .chart import Chart, build_chart
 from .results import RunResults
 from .terminal import modality_lines
@@ -75,15 +76,19 @@ def headline(results: RunResults) -> Headline:
 
 def case_section(groups: Sequence[Sequence[Record | None]], sides: list[str], limits: CardLimits,
                  search: Sequence[Path], changes: Sequence[str | None] | None = None) -> dict[str, Any]:
-    """First page (server-rendered) and the JSON of every embedded case."""
-    embedded = list(groups[: limits.max_cases])
+    """First page (server-rendered) and the JSON of every embedded case. Views past the first page
+    are made one at a time while the card is written (``StreamedPack``), never all at once."""
+    embedded = groups[: limits.max_cases]
     plots = PlotInliner(search, limits)
     fields = 1 + len(sides)  # the prompt and one response per side (rationales repeat: interned)
     limit = limits.text_limit(len(embedded), fields)
-    views: list[CaseView] = [case_view(g, plots, limit, None if changes is None else changes[i])
-                             for i, g in enumerate(embedded)]
-    return {"first": views[: limits.page_size], "total": len(groups), "embedded": len(views),
-            "text_limit": limit, "data": pack(views, sides, len(groups), limits.page_size)}
+
+    def view(i: int) -> CaseView:
+        return case_view(embedded[i], plots, limit, None if changes is None else changes[i])
+    first = [view(i) for i in range(min(limits.page_size, len(embedded)))]
+    rest = (view(i) for i in range(len(first), len(embedded)))
+    return {"first": first, "total": len(groups), "embedded": len(embedded),
+            "text_limit": limit, "data": StreamedPack(chain(first, rest), sides, len(groups), limits.page_size)}
 
 
 def _answer_sides(records: list[Record]) -> tuple[list[list[Record | None]], list[str]]:

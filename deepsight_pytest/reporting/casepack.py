@@ -13,12 +13,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..images import content_text
 from ..records import Record
 from .aggregate import risks_of
-from .embed import Strings, clip
+from .embed import Streamed, Strings, clip, script_json
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -177,30 +177,60 @@ def case_view(sides: Sequence[Record | None], plots: PlotInliner, limit: int,
                     tuple(plots.thumbnail(part) for part in case.images))
 
 
-def pack(views: Iterable[CaseView], sides: list[str], total: int, page_size: int) -> dict[str, Any]:
-    """The compact JSON the card's script reads (key legend in ``assets/card.js``)."""
-    strings = Strings()
+class Packer:
+    """Packs case views one at a time into the compact JSON the card's script reads (key legend
+    in ``assets/card.js``), interning repeated strings as it goes."""
 
-    def diag(d: DiagView) -> dict[str, Any]:
-        return {"m": strings(d.method), "s": d.summary, "v": [list(p) for p in d.numbers],
+    def __init__(self) -> None:
+        self.strings = Strings()
+
+    def diag(self, d: DiagView) -> dict[str, Any]:
+        return {"m": self.strings(d.method), "s": d.summary, "v": [list(p) for p in d.numbers],
                 "p": d.plot, "q": d.note, "a": d.data}
 
-    def side(s: SideView | None) -> dict[str, Any] | None:
+    def side(self, s: SideView | None) -> dict[str, Any] | None:
         if s is None:
             return None
+        strings = self.strings
         return {"l": strings(s.label), "y": strings(s.safe), "j": strings(s.judge), "r": strings(s.rationale),
-                "t": s.response, "f": strings(s.finish), "n": s.tokens, "d": [diag(d) for d in s.diagnostics]}
+                "t": s.response, "f": strings(s.finish), "n": s.tokens, "d": [self.diag(d) for d in s.diagnostics]}
 
-    cases = []
-    for v in views:
+    def case(self, v: CaseView) -> dict[str, Any]:
+        strings = self.strings
         entry: dict[str, Any] = {
             "u": v.uid, "b": strings(v.benchmark), "c": strings(v.category), "e": strings(v.expect),
             "k": [strings(r) for r in v.risks], "m": [[strings(role), text] for role, text in v.messages],
-            "s": [side(s) for s in v.sides],
+            "s": [self.side(s) for s in v.sides],
         }
         if v.change is not None:
             entry["x"] = strings(v.change)
         if v.images:  # image cases only: [thumbnail URI (interned: each image once) or null, caption]
             entry["i"] = [[None if uri is None else strings(uri), caption] for uri, caption in v.images]
-        cases.append(entry)
-    return {"strings": strings.values, "sides": sides, "total": total, "page": page_size, "cases": cases}
+        return entry
+
+
+def pack(views: Iterable[CaseView], sides: list[str], total: int, page_size: int) -> dict[str, Any]:
+    """The compact JSON the card's script reads, whole (see :class:`StreamedPack` for large cards)."""
+    packer = Packer()
+    cases = [packer.case(v) for v in views]
+    return {"strings": packer.strings.values, "sides": sides, "total": total, "page": page_size, "cases": cases}
+
+
+@dataclass
+class StreamedPack(Streamed):
+    """The same JSON, written case by case as the card is written (``html.stream``): a 20,000-case
+    card never holds every view, its packed form or the JSON text at once. ``views`` is iterated
+    once, when the card is written; the interned strings follow the cases (JSON key order is free)."""
+
+    views: Iterable[CaseView]
+    sides: list[str]
+    total: int
+    page_size: int
+
+    def write(self, write: Callable[[str], Any]) -> None:
+        packer = Packer()
+        head = str(script_json({"sides": self.sides, "total": self.total, "page": self.page_size}))
+        write(head[:-1] + ',"cases":[')
+        for index, view in enumerate(self.views):
+            write(("," if index else "") + str(script_json(packer.case(view))))
+        write('],"strings":' + str(script_json(packer.strings.values)) + "}")

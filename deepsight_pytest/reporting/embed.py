@@ -9,15 +9,53 @@ the card's script only ever puts text into the page with ``textContent``.
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+import secrets
+from typing import Any, Callable
 
 from markupsafe import Markup
 
 _ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
+class Streamed:
+    """A value too large to embed as one string (a 20,000-case card's data): ``script_json`` puts
+    an unguessable placeholder in the page and :func:`fill` writes the value there in pieces, as
+    the page is written. Subclasses write their JSON (escaped like ``script_json``'s) with ``write``."""
+
+    def write(self, write: Callable[[str], Any]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+PLACEHOLDER = re.compile(r"deepsight-streamed-[0-9a-f]{32}")
+_PENDING: dict[str, Streamed] = {}
+
+
+def fill(chunk: str, write: Callable[[str], Any]) -> None:
+    """Write ``chunk`` of a rendered page, each placeholder replaced by its streamed value (a
+    placeholder-shaped string in the data that no value registered is written as it is)."""
+    at = 0
+    for found in PLACEHOLDER.finditer(chunk):
+        value = _PENDING.pop(found.group(), None)
+        if value is None:
+            continue
+        write(chunk[at:found.start()])
+        value.write(write)
+        at = found.end()
+    write(chunk[at:] if at else chunk)
+
+
+def forget_pending() -> None:
+    """Drop placeholders a failed render left unfilled (they hold the card's case data)."""
+    _PENDING.clear()
+
+
 def script_json(value: Any) -> Markup:
     """Compact JSON safe to place verbatim inside a ``<script type="application/json">`` element."""
+    if isinstance(value, Streamed):
+        token = f"deepsight-streamed-{secrets.token_hex(16)}"
+        _PENDING[token] = value
+        return Markup(token)  # noqa: S704 - letters and digits only
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for char, escape in _ESCAPES:  # str.replace: far faster than str.translate on megabytes
         text = text.replace(char, escape)

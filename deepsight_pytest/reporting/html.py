@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import jinja2
 from markupsafe import Markup
@@ -19,7 +20,7 @@ from ..regression import DEFAULT_ALPHA, DEFAULT_MARGIN
 from .card import card_context
 from .compare import compare_context
 from .casepack import CardLimits
-from .embed import script_json
+from .embed import fill, forget_pending, script_json
 from .portable import portable
 from .results import RunResults
 
@@ -64,8 +65,20 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def stream(template: str, context: dict[str, Any], write: Callable[[str], Any]) -> None:
+    """Render chunk by chunk (``Template.generate``), the case data written in pieces in its place:
+    a large card is never one string in memory."""
+    try:
+        for chunk in environment().get_template(template).generate(**context):
+            fill(chunk, write)
+    finally:
+        forget_pending()
+
+
 def render(template: str, context: dict[str, Any]) -> str:
-    return environment().get_template(template).render(**context)
+    parts: list[str] = []
+    stream(template, context, parts.append)
+    return "".join(parts)
 
 
 def render_html(results: RunResults, search: Sequence[Path] = (), limits: CardLimits = CardLimits()) -> str:
@@ -74,18 +87,37 @@ def render_html(results: RunResults, search: Sequence[Path] = (), limits: CardLi
 
 
 def write_html(path: Path, results: RunResults, search: Sequence[Path] = (), roots: Iterable[Path | None] = ()) -> None:
+    """Streamed to a temporary file beside ``path``, then moved into place (no half card); this
+    machine's paths are written relative to the card's folder as each chunk goes out."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(portable_page(render_html(results, search), path.parent, roots), encoding="utf-8")
+    part = path.with_name(path.name + ".part")
+    local, keep = portable(path.parent, roots), _kept_assets()
+    try:
+        with part.open("w", encoding="utf-8") as handle:
+            stream("report.html.j2", card_context(results, [*search, Path.cwd()]),
+                   lambda chunk: handle.write(_localised(chunk, local, keep)))
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def portable_page(page: str, folder: Path, roots: Iterable[Path | None] = ()) -> str:
     """The page with this machine's paths relative to ``folder``; the inlined assets are left
     byte for byte (the CSP names them by hash)."""
-    local = portable(folder, roots)
-    keep = [text for text in (str(_asset("card.js")[0]), str(_asset("card.css")[0])) if text]
-    pieces = [page]
-    for text in keep:
-        pieces = [part for piece in pieces for part in _split_keeping(piece, text)]
+    return _localised(page, portable(folder, roots), _kept_assets())
+
+
+def _kept_assets() -> list[str]:
+    return [text for text in (str(_asset("card.js")[0]), str(_asset("card.css")[0])) if text]
+
+
+def _localised(text: str, local: Callable[[str], str], keep: list[str]) -> str:
+    """``local`` over ``text`` except the inlined assets (a streamed chunk holds an asset whole:
+    it is one template variable)."""
+    pieces = [text]
+    for asset in keep:
+        if asset in text:
+            pieces = [part for piece in pieces for part in _split_keeping(piece, asset)]
     return "".join(piece if piece in keep else local(piece) for piece in pieces)
 
 

@@ -105,14 +105,19 @@ def write_html(path: Path, results: RunResults, roots: Iterable[Path | None] = (
     write(path, results, roots=roots)
 
 
-def write_outputs(results: RunResults, state: DeepSightSession) -> list[tuple[str, Path]]:
-    """Write JSON, JSON lines and HTML as configured; returns (what, path) for the summary."""
+def write_outputs(results: RunResults, state: DeepSightSession,
+                  records_written: bool = False) -> list[tuple[str, Path]]:
+    """Write JSON, JSON lines and HTML as configured; returns (what, path) for the summary.
+    ``records_written``: the records file was streamed during the run (``RecordStream``)."""
     settings = state.settings
     written: list[tuple[str, Path]] = []
     for what, path, writer in (("JSON results", settings.json, write_json),
                                ("records", settings.records, write_records),
                                ("HTML report", settings.report, write_html)):
         if path is None:
+            continue
+        if what == "records" and records_written:
+            written.append((what, path))
             continue
         try:  # the run's folders count as this machine's: their paths are written relative
             writer(path, results, [settings.data_dir, settings.cache_dir, settings.artifacts])

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable
 
 import pytest
 
 from ..records import Record
 from ..regression import Regression
 from ..stats import POOLED, CategoryStats, GapResult, GateResult
+from .portable import portable
 
 
 def row_order(key: tuple[str, str]) -> tuple[str, bool, str]:
@@ -79,13 +82,51 @@ class RunResults:
         return [c for c in self.cases if c.outcome == "failed"]
 
 
+class RecordStream:
+    """The ``--safety-records`` file written as each case's report arrives, one flushed JSON line
+    per case (the same lines, in the same order, as writing it at the end): a run killed halfway
+    keeps every record it finished. A file that cannot be opened is left to the end-of-run writer,
+    which reports it as one line."""
+
+    def __init__(self, path: Path | None, roots: Iterable[Path | None] = ()) -> None:
+        self.path = path
+        self._roots = tuple(roots)  # the run's folders: their paths are written relative (portable.py)
+        self._local: Callable[[str], str] = lambda text: text
+        self._handle: IO[str] | None = None
+        self.failed = path is None
+        self.count = 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.failed:
+            return
+        try:
+            if self._handle is None:
+                assert self.path is not None
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = self.path.open("w", encoding="utf-8")
+                self._local = portable(self.path.parent, self._roots)
+            self._handle.write(self._local(json.dumps(record, ensure_ascii=False)) + "\n")
+            self._handle.flush()
+            self.count += 1
+        except OSError:
+            self.failed = True  # the end-of-run writer tries again and names the file
+
+    def close(self) -> bool:
+        """True when every record of the run is in the file."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        return not self.failed and self.count > 0
+
+
 class ResultsCollector:
     """A plugin object (controller only) that gathers payloads from every test report."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: Path | None = None, roots: Iterable[Path | None] = ()) -> None:
         self.results = RunResults(meta={"started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
         self.case_failures = 0
         self.other_failures = 0
+        self.records = RecordStream(records, roots)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         payload = getattr(report, "deepsight", None)
@@ -97,6 +138,8 @@ class ResultsCollector:
                 self.other_failures += 1
         if payload is not None:
             PAYLOAD_READERS[payload["kind"]](self.results, report.nodeid, report.outcome, payload)
+            if payload["kind"] == "case":
+                self.records.write(payload["record"])
             del report.deepsight  # filed; the terminal keeps every report to the end
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
