@@ -246,10 +246,12 @@ class Engine:
         return have
 
     def _produce(self, plan: SuitePlan, cases: list[Case], counted: bool = True) -> dict[str, Record]:
-        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
-                               sampled=True)
         if self._diagnoser_factory is None:
-            return records
+            return self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
+                                sampled=True)
+        with self.diagnoser.recording(cases):  # the diagnostics' states, captured while generating
+            records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
+                                   sampled=True)
         answered = {uid: r for uid, r in records.items() if r.response.error is None}
         # per-case diagnostics (--diagnose), one batched pass over the answered cases
         return {**records, **self.diagnoser.attach(answered)}
