@@ -68,10 +68,22 @@ class StateRecorder:
         self.messages = dict(messages)
         self.mean_layers = tuple(mean_layers) if mean_layers is not None else None
         self.states: dict[tuple[str, str], CaseStates] = {}
+        self.errors: list[BaseException] = []
 
     @property
     def nbytes(self) -> int:
         return sum(s.nbytes for s in self.states.values())
+
+    def failed(self, exc: BaseException) -> None:
+        """The capture of one batch failed (a family whose cache this pass cannot continue, memory):
+        its answers stand, their diagnostics run the separate passes; said once per suite."""
+        if not self.errors:
+            import warnings
+
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            warnings.warn(f"deepsight: states for the diagnostics not captured during generation ({message}); "
+                          "the diagnostics run their own passes", RuntimeWarning, stacklevel=2)
+        self.errors.append(exc)
 
     def wants(self, prompts: Sequence[str]) -> bool:
         return any(p in self.messages for p in prompts)

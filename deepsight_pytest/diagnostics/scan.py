@@ -39,6 +39,10 @@ SOLUTION_KEYS = ("solution", "target")
 class DeepScan:
     """White-box diagnostics for the model under test (see the package docs for the layer convention)."""
 
+    #: per-failure readings captured while generating (False: the separate prompt and conversation
+    #: passes, as before; ``bench/diagnostics.py`` and ``bench/main_job.py`` compare both)
+    from_generation: bool = True
+
     def __init__(self, engine: "Engine", cache_dir: Path | None, artifacts_root: Path) -> None:
         self.engine = engine
         self.settings = engine.settings
@@ -48,9 +52,6 @@ class DeepScan:
         self._bundle: "ReferenceBundle | None" = None
         self._blocks: int | None = None
         self._sets: dict[str, dict[str, list[Record]]] = {}
-        #: per-failure readings captured while generating (False: the separate prompt and
-        #: conversation passes, as before; ``bench/diagnostics.py`` compares both)
-        self.from_generation = True
         self._states: dict[tuple[str, str], "CaseStates"] = {}
 
     # -- the model ---------------------------------------------------------------------------

@@ -154,9 +154,12 @@ class TransformersBackend(ModelBackend):
         new_tokens = sequences[:, encoded.input_ids.shape[1]:]
         responses = [self._response(row, latency) for row in new_tokens.tolist()]
         if recorder is not None:
-            with torch.inference_mode():
-                recorder.complete(found, model, tokenizer, prompts, encoded.input_ids, new_tokens,
-                                  [r.text for r in responses], cache)
+            try:
+                with torch.inference_mode():
+                    recorder.complete(found, model, tokenizer, prompts, encoded.input_ids, new_tokens,
+                                      [r.text for r in responses], cache)
+            except Exception as exc:  # noqa: BLE001  (an optimisation: diagnostics then run their own passes)
+                recorder.failed(exc)
         return responses
 
     def _stop_ids(self) -> set[int]:
