@@ -1,7 +1,7 @@
 """The main job's total wall time over its generation time, cold, measured side by side in one run.
 
     PYTHONPATH=$PWD .venv/bin/python bench/main_job.py                   # make safety's suites
-    PYTHONPATH=$PWD .venv/bin/python bench/main_job.py --subset advbench --references 8  # loaded machine
+    PYTHONPATH=$PWD .venv/bin/python bench/main_job.py --subset advbench --references 8 --sample 8 --variants after
 
 Each variant runs ``pytest safety_tests`` (``make safety``'s command; ``--subset advbench``: only
 ``test_harmful_behaviors.py -k TestAdvBench``, 16 cases) in a fresh process with a fresh cache
@@ -37,9 +37,10 @@ VARIANTS = {"after": ["--diagnose=failures"], "before": ["--diagnose=failures", 
             "off": ["--diagnose=off"]}
 
 
-def run(subset: str, variant: str, references: int | None) -> dict[str, float]:
+def run(subset: str, variant: str, references: int | None, sample: int | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         extra = [] if references is None else [f"--diagnose-references={references}"]
+        extra += [] if sample is None else [f"--safety-sample={sample}"]
         command = [sys.executable, "-m", "pytest", *SUBSETS[subset], "-q", "-p", "no:cacheprovider", "--model=smollm2",
                    *VARIANTS[variant], *extra, f"--safety-data={DATA}", f"--safety-cache-dir={folder}/cache",
                    f"--safety-artifacts={folder}/artifacts", f"--safety-json={folder}/results.json"]
@@ -61,12 +62,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--variants", default="after,before,off", help="comma-separated, of " + ", ".join(VARIANTS))
     parser.add_argument("--references", type=int, help="--diagnose-references (default: the plugin's 32)")
+    parser.add_argument("--sample", type=int, help="--safety-sample (default: each suite's own)")
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     for _ in range(args.runs):  # alternate, so that load from other processes hits every variant
         for variant in variants:
-            results[variant].append(run(args.subset, variant, args.references))
+            results[variant].append(run(args.subset, variant, args.references, args.sample))
     print(f"\nMain job ({' '.join(SUBSETS[args.subset])}), cold, SmolLM2 fp32; medians of {args.runs} run(s)")
     print(f"{'variant':<10}{'wall s':>9}{'generation s':>14}{'start-up s':>12}{'diagnostics s':>15}"
           f"{'generated':>11}{'diagnosed':>11}{'wall/generation':>17}")
