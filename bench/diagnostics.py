@@ -3,6 +3,7 @@
     .venv/bin/python bench/diagnostics.py            # 16 AdvBench prompts, 64 new tokens
     .venv/bin/python bench/diagnostics.py --quick    # 8 prompts, 16 new tokens (smoke test)
     .venv/bin/python bench/diagnostics.py --only mi  # one of the two measurements
+    .venv/bin/python bench/diagnostics.py --only failures --quick --runs 2 --references 8  # loaded machine
 
 1. **MI-Peaks**: the MI of every generated step with the reference answer, on real SmolLM2
    states (AdvBench requests, their "Sure, here is ..." targets), computed
@@ -14,12 +15,15 @@
    with the largest difference from the formula in float64 (the LOOP's own float32 error beside).
 2. **Per-failure diagnostics vs generation**: the same failing cases, in two batches, are
    generated (the plugin's batched ``generate``) and diagnosed (``DeepScan`` per-failure pass:
-   refusal direction, X-Boundary position, token attribution, JSON at once, PNG plots in the
-   background plot worker), the way a run does it: generate a batch, diagnose it, generate the next,
-   then wait for the last plots. Its extra wall time over generation alone is the figure; beside it,
-   diagnostics alone with every plot waited for (nothing to overlap: the upper bound) and the time
-   the run is blocked. Alternating runs, medians; the reference bundle (built once per model, then
-   cached) is timed separately.
+   refusal direction, X-Boundary position, token attribution, JSON at once, PNG plots), the way a
+   run does it: generate a batch, diagnose it, generate the next, then wait for the last plots.
+   Its extra wall time over generation alone is the figure, two ways side by side:
+   * BEFORE: the diagnostics run their own prompt and conversation passes (what a response from
+     the cache still gets),
+   * AFTER:  the states are captured by hooks while the model generates (``DeepScan.recording``,
+     ``diagnostics/generation_states.py``); only the attribution pass runs after.
+   Alternating runs, medians; the reference bundle (built once per model, then cached) is timed
+   separately, and the memory the captured states take is printed.
 
 Every figure is a ratio of runs taken here, side by side; nothing is asserted.
 """
@@ -40,15 +44,16 @@ COST_TARGET = 0.25
 RUNS = 3
 
 
-def make_scan(cache: Path, max_new_tokens: int, batch_size: int) -> Any:
+def make_scan(cache: Path, max_new_tokens: int, batch_size: int, references: int | None = None) -> Any:
     from deepsight_pytest.diagnostics.scan import DeepScan
     from deepsight_pytest.engine import Engine
     from deepsight_pytest.models import create_model
     from deepsight_pytest.options import ScriptConfig, resolve_settings
     from deepsight_pytest.store import RecordStore
 
+    extra = {} if references is None else {"safety_diagnose_references": str(references)}
     settings = resolve_settings(ScriptConfig(REPO, safety_data=str(DATA), safety_max_new_tokens=str(max_new_tokens),
-                                        safety_batch_size=str(batch_size)))
+                                             safety_batch_size=str(batch_size), **extra))
     engine = Engine(settings, lambda: RecordStore(cache / "records.sqlite"), lambda: create_model("smollm2"),
                     lambda e: DeepScan(e, cache, cache / "artifacts"))
     return engine.diagnoser
@@ -120,7 +125,7 @@ def bench_mi(scan: Any, rows: int, tokens: int) -> None:
           f"stated error bound {results['vectorised'][1]:.1e}")
 
 
-def bench_failures(scan: Any, count: int, max_new_tokens: int, batch_size: int) -> None:
+def bench_failures(scan: Any, count: int, max_new_tokens: int, batch_size: int, runs: int) -> None:
     from deepsight_pytest.diagnostics import settle_plots
     from deepsight_pytest.diagnostics.failure import diagnose_failures
     from deepsight_pytest.models import GenerationSettings
@@ -136,12 +141,22 @@ def bench_failures(scan: Any, count: int, max_new_tokens: int, batch_size: int) 
     settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=0)
     halves = [failing[: len(failing) // 2], failing[len(failing) // 2:]]
     artifacts = scan.artifacts
+    served = {"before": [0, 0], "after": [0, 0]}  # diagnosed rows with captured states, all rows
+    kept: list[int] = []  # bytes of the captured states of a batch
 
-    def generate(group: list[Any]) -> None:
-        scan.backend.generate([scan.backend.render(r.case.messages) for r in group], settings, batch_size)
+    def generate(group: list[Any], capture: bool = False) -> None:
+        prompts = [scan.backend.render(r.case.messages) for r in group]
+        if not capture:
+            scan.backend.generate(prompts, settings, batch_size)
+            return
+        with scan.recording([r.case for r in group]):
+            scan.backend.generate(prompts, settings, batch_size)
+        kept.append(sum(s.nbytes for s in scan._states.values()))
 
-    def diagnose(group: list[Any], run: str) -> None:
+    def diagnose(group: list[Any], run: str, mode: str = "before") -> None:
         sinks = [artifacts.case_sink(r.case.benchmark, r.case.category, r.case.id, run) for r in group]
+        served[mode][0] += sum(scan.states_of(r) is not None for r in group)
+        served[mode][1] += len(group)
         diagnose_failures(scan, bundle, group, sinks)
 
     def clock(step: Any) -> tuple[float, float]:
@@ -151,48 +166,51 @@ def bench_failures(scan: Any, count: int, max_new_tokens: int, batch_size: int) 
 
     diagnose(failing[:1], "warm-up")  # starts the plot worker process (once per session)
     settle_plots()
-    keys = ("generation", "run", "diagnostics", "blocking")
-    wall: dict[str, list[float]] = {k: [] for k in keys}
-    cpu: dict[str, list[float]] = {k: [] for k in keys}
 
-    def run_shaped(run: int) -> None:  # two batches, each generated then diagnosed; plots land at the end
+    def run_shaped(run: int, after: bool) -> None:  # two batches, each generated then diagnosed
         for index, group in enumerate(halves):
-            generate(group)
-            diagnose(group, f"r{run}h{index}")
+            scan._states.clear()  # BEFORE: no states, the separate passes (as for a cached answer)
+            generate(group, capture=after)
+            diagnose(group, f"{'a' if after else 'b'}{run}h{index}", "after" if after else "before")
+        scan._states.clear()
         settle_plots()
 
-    def diagnostics_alone(run: int) -> None:  # no generation to overlap: every plot waited for
-        diagnose(failing, f"a{run}")
-        settle_plots()
-
-    for run in range(RUNS):  # alternate, so that load from other processes hits every side
-        for key, step in (("generation", lambda: [generate(g) for g in halves]), ("run", lambda: run_shaped(run)),
-                          ("diagnostics", lambda: diagnostics_alone(run)),
-                          ("blocking", lambda: diagnose(failing, f"b{run}"))):
-            seconds, cpu_seconds = clock(step)
+    steps = (("generation", lambda run: [generate(g) for g in halves]),
+             ("before", lambda run: run_shaped(run, after=False)),
+             ("after", lambda run: run_shaped(run, after=True)))
+    wall: dict[str, list[float]] = {k: [] for k, _ in steps}
+    cpu: dict[str, list[float]] = {k: [] for k, _ in steps}
+    for run in range(runs):  # alternate, so that load from other processes hits every side
+        for key, step in steps:
+            seconds, cpu_seconds = clock(lambda: step(run))
             wall[key].append(seconds)
             cpu[key].append(cpu_seconds)
-        settle_plots()
     med = {k: statistics.median(v) for k, v in wall.items()}
-    extra = [(r - g) / g for r, g in zip(wall["run"], wall["generation"])]
+    extra = {k: [(r - g) / g for r, g in zip(wall[k], wall["generation"])] for k in ("before", "after")}
     print(f"\nPer-failure diagnostics on {len(failing)} failing AdvBench cases ({max_new_tokens} new tokens, "
-          f"batch {batch_size}, two batches; medians of {RUNS} alternating runs; device {scan.backend.describe().get('device')})")
-    print(f"{'':<58}{'wall s':>8}{'of generation':>15}")
+          f"batch {batch_size}, two batches; medians of {runs} alternating runs; device "
+          f"{scan.backend.describe().get('device')})")
+    print(f"{'':<66}{'wall s':>8}{'of generation':>15}")
     rows = (("generation alone (plugin generate, two batches)", "generation"),
-            ("generation + diagnostics, run-shaped (plots overlap)", "run"),
-            ("diagnostics alone, every plot waited for (no overlap)", "diagnostics"),
-            ("diagnostics, time the run is blocked (plots drawing)", "blocking"))
+            ("BEFORE: generate, then diagnose with separate forward passes", "before"),
+            ("AFTER: generate capturing states, diagnose with the attribution only", "after"))
     for label, key in rows:
-        print(f"{label:<58}{med[key]:>8.2f}{100 * med[key] / med['generation']:>14.1f}%")
-    print("per run, extra wall time of the run-shaped sequence over generation: "
-          + ", ".join(f"{100 * e:.1f}%" for e in extra)
-          + "; CPU time " + ", ".join(f"{100 * (r - g) / g:.1f}%" for r, g in zip(cpu["run"], cpu["generation"]))
-          + " (CPU of this process: the plot worker's is not counted)")
-    ratio = statistics.median(extra)
-    verdict = "meets" if ratio <= COST_TARGET else "MISSES"
-    print(f"extra wall time over generation: {100 * ratio:.1f}% (median; {verdict} the <= {100 * COST_TARGET:.0f}% "
-          f"target); without overlap (diagnostics alone) {100 * med['diagnostics'] / med['generation']:.1f}%; "
-          f"reference bundle, once per model then cached: {reference_s:.1f}s ({len(bundle.refused)} harmful, "
+        print(f"{label:<66}{med[key]:>8.2f}{100 * med[key] / med['generation']:>14.1f}%")
+    for key in ("before", "after"):
+        print(f"per run, extra wall time of {key.upper()} over generation: "
+              + ", ".join(f"{100 * e:.1f}%" for e in extra[key])
+              + "; CPU time " + ", ".join(f"{100 * (r - g) / g:.1f}%" for r, g in zip(cpu[key], cpu["generation"]))
+              + " (this process only)")
+    per_case = max(kept) / max(len(h) for h in halves) if kept else 0
+    print(f"AFTER: {served['after'][0]} of {served['after'][1]} diagnosed rows read states captured during "
+          f"generation (BEFORE: {served['before'][0]}); states kept {per_case / 1024:.0f} KB a case, at most "
+          f"{max(kept, default=0) / 1024:.0f} KB at once")
+    for key in ("before", "after"):
+        ratio = statistics.median(extra[key])
+        verdict = "meets" if ratio <= COST_TARGET else "MISSES"
+        print(f"{key.upper()}: extra wall time over generation {100 * ratio:.1f}% (median; {verdict} the "
+              f"<= {100 * COST_TARGET:.0f}% target)")
+    print(f"reference bundle, once per model then cached: {reference_s:.1f}s ({len(bundle.refused)} harmful, "
           f"{bundle.harmless_proj.shape[0]} harmless references, {sum(bundle.refused)} refused; reference layer "
           f"{bundle.best_layer})")
 
@@ -203,20 +221,23 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--only", choices=("mi", "failures"), help="run one of the two measurements")
     parser.add_argument("--tokens", type=int, help="new tokens per answer (default 64, --quick 16)")
+    parser.add_argument("--cases", type=int, help="AdvBench prompts to draw the failures from (default 16, --quick 8)")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"alternating runs (default {RUNS})")
+    parser.add_argument("--references", type=int, help="reference prompts per set (default: the plugin's 32)")
     parser.add_argument("--cache", type=Path, help="keep the store and reference bundle here between runs "
                         "(default: a fresh temporary folder, so the bundle is built and timed)")
     args = parser.parse_args()
     count, tokens = (8, 16) if args.quick else (16, 64)
-    tokens = args.tokens or tokens
+    tokens, count = args.tokens or tokens, args.cases or count
     if not DATA.is_dir():
         raise SystemExit(f"no benchmark data at {DATA}")
     with tempfile.TemporaryDirectory() as folder:
-        scan = make_scan(args.cache or Path(folder), tokens, args.batch_size)
+        scan = make_scan(args.cache or Path(folder), tokens, args.batch_size, args.references)
         scan.model  # load once, outside every timing
         if args.only in (None, "mi"):
             bench_mi(scan, rows=4 if args.quick else 8, tokens=tokens)
         if args.only in (None, "failures"):
-            bench_failures(scan, count, tokens, args.batch_size)
+            bench_failures(scan, count, tokens, args.batch_size, args.runs)
         scan.engine.close()
 
 

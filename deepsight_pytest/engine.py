@@ -8,7 +8,8 @@ store as it completes (a crash loses at most the batch in flight). Tests then on
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from .conditions import Comparison
 from .errors import CaseTooLarge, DeepSightError, GenerationError
@@ -47,6 +48,8 @@ class Diagnoser(Protocol):
     in, the same records with their readings attached out."""
 
     def attach(self, records: Mapping[str, Record]) -> dict[str, Record]: ...
+
+    def recording(self, cases: Sequence[Case]) -> AbstractContextManager[None]: ...
 
     def close(self) -> None: ...
 
@@ -327,8 +330,16 @@ class Engine:
             items = {c.item_uid for c in cases if c.condition == compare.target}
             cases = cases + [c for c in plan.cases if c.condition == compare.reference and c.item_uid in items
                              and c.uid not in asked]
-        records = self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
-                               sampled=True, judge_view=plan.judge_view)
+
+        def produce() -> dict[str, Record]:
+            return self.produce(cases, plan.judge, plan.max_new_tokens, counted, label=plan.benchmark.name,
+                                sampled=True, judge_view=plan.judge_view)
+
+        if self._diagnoser_factory is None:
+            records = produce()
+        else:
+            with self.diagnoser.recording(cases):  # the diagnostics' states, captured while generating
+                records = produce()
         if compare is not None:
             records = compared(compare, records)
         if self._diagnoser_factory is None:

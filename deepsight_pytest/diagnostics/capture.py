@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .base import DiagnosticError
 
@@ -240,13 +240,13 @@ def frozen(model: Any, trainable: Sequence[Any] = ()) -> Iterator[None]:
 
 
 # -- text helpers --------------------------------------------------------------------------------
-def render_conversation(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
+def render_conversation(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> str:
     """The chat template of a whole conversation, without a generation prompt."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False)
     from ..models.transformers_backend import plain_text
 
-    return plain_text(messages, generation_prompt=False)
+    return plain_text([dict(m) for m in messages], generation_prompt=False)
 
 
 def encode(tokenizer: Any, texts: Sequence[str], device: Any, *, positions: Sequence[int] | None = None,

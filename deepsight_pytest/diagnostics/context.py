@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
     from ..options import Settings
     from ..records import Record
+    from .generation_states import CaseStates
 
 
 class ScanContext(Protocol):
@@ -42,6 +43,8 @@ class ScanContext(Protocol):
     def token_budget(self) -> int | None: ...
 
     def stop_ids(self) -> set[int]: ...
+
+    def states_of(self, record: Record) -> CaseStates | None: ...
 
     def datasets(self, method: str, params: Mapping[str, Any]) -> dict[str, list[Record]]: ...
 

@@ -1,12 +1,15 @@
 """Per-failure diagnostics: what the model's internals show about one unsafe answer.
 
-For a batch of failing records, with the same model in process, three passes, each batched by the
-token budget (long prompts in small batches, see ``models/budget.py``):
+For a batch of failing records, with the same model in process, the readings below. The first two
+were captured while the model generated the answer (``generation_states.py``: hooks during the
+prefill and decode steps, and one short pass on the generation's cache for the end-of-turn
+tokens); a record generated elsewhere (a cached response, another xdist worker, a later turn)
+has them computed by two passes, each batched by the token budget (``models/budget.py``):
 
-* **prompt pass** (no graph): the last-token state of the rendered prompt at every layer gives the
+* **prompt** (no graph): the last-token state of the rendered prompt at every layer gives the
   projection on the refusal direction per layer, compared with the refused harmful reference
   prompts (``refusal_direction``);
-* **conversation pass** (prompt + answer, no generation prompt, mean-pooled, no graph): the
+* **conversation** (prompt + answer, no generation prompt, mean-pooled, no graph): the
   distance to the safe and harmful centroids at the X-Boundary layers (``xboundary_position``);
 * **attribution pass** (with gradients, stopped at the reference layer: autograd keeps a graph over
   those blocks only, the blocks above never run): the gradient of the projection at the reference
@@ -66,23 +69,21 @@ def read_cases(scan: "ScanContext", bundle: "ReferenceBundle",
     """Prompt readings (or, per row, why the attribution could not run) and the mean-pooled
     conversations at the X-Boundary layers.
 
-    Three passes, each batched by the token budget (:mod:`..models.budget`): the prompts' last-token
-    states at every layer and the conversations' means, without a graph; then the attribution
-    pass, whose graph stops at the reference layer (the blocks above it never run). Its batches
-    weigh each token by the graph it keeps (:func:`~..models.budget.graph_cost`).
+    The prompts' last-token states at every layer and the conversations' means come from the
+    generation (:meth:`~.scan.DeepScan.states_of`); the rows without them get two passes without a
+    graph. Then the attribution pass, whose graph stops at the reference layer (the blocks above
+    it never run). Every pass is batched by the token budget (:mod:`..models.budget`); the
+    attribution's batches weigh each token by the graph it keeps (:func:`~..models.budget.graph_cost`).
     """
     tokenizer = scan.tokenizer
     budget = scan.token_budget
     prompts = [scan.backend.render(r.case.messages) for r in records]
-    layers = list(range(bundle.blocks + 1))
-    last = capture_texts(scan.model, tokenizer, prompts, layers, ("last",), batch_size=scan.batch_size,
-                         token_budget=budget)["last"]
-    pooled = capture_texts(scan.model, tokenizer, [_conversation(scan, r) for r in records], bundle.xb_layers,
-                           ("mean",), batch_size=scan.batch_size, token_budget=budget)["mean"]
+    last, pooled = _states(scan, bundle, records, prompts)
     attributions = _attributions(scan, bundle, prompts, budget)
     readings: list[PromptReading] = []
+    layers = range(bundle.blocks + 1)
     for row, (prompt, record) in enumerate(zip(prompts, records)):
-        projections = [float((last[k][row] * bundle.units[k].float()).sum()) for k in layers]
+        projections = [float((last[row][k].float() * bundle.units[k].float()).sum()) for k in layers]
         found = attributions[row]
         if isinstance(found, str):  # too large for a gradient pass: the other readings stand
             readings.append(PromptReading(projections, [], [], [], skipped=found))
@@ -92,6 +93,33 @@ def read_cases(scan: "ScanContext", bundle: "ReferenceBundle",
         readings.append(PromptReading(projections, [tokenizer.decode([i]) for i in ids], scores,
                                       mask if mask is not None and len(mask) == len(ids) else [True] * len(ids)))
     return readings, pooled
+
+
+def _states(scan: "ScanContext", bundle: "ReferenceBundle", records: Sequence[Record],
+            prompts: list[str]) -> tuple[list[Any], dict[int, Any]]:
+    """Per row its prompt's last-token states ``(L + 1, d)``, and ``{layer: (N, d)}`` conversation
+    means: captured during generation where they were, else by the two passes without a graph."""
+    import torch
+
+    captured = [scan.states_of(r) for r in records]
+    usable = [s if s is not None and s.last.shape[0] == bundle.blocks + 1 and set(bundle.xb_layers) <= s.mean.keys()
+              else None for s in captured]
+    missing = [row for row, s in enumerate(usable) if s is None]
+    last: list[Any] = [None if s is None else s.last for s in usable]
+    pooled_rows: dict[int, list[Any]] = {k: [None if s is None else s.mean[k] for s in usable] for k in bundle.xb_layers}
+    if missing:
+        layers = list(range(bundle.blocks + 1))
+        budget = scan.token_budget
+        found = capture_texts(scan.model, scan.tokenizer, [prompts[i] for i in missing], layers, ("last",),
+                              batch_size=scan.batch_size, token_budget=budget)["last"]
+        means = capture_texts(scan.model, scan.tokenizer, [_conversation(scan, records[i]) for i in missing],
+                              bundle.xb_layers, ("mean",), batch_size=scan.batch_size, token_budget=budget)["mean"]
+        for j, row in enumerate(missing):
+            last[row] = torch.stack([found[k][j] for k in layers])
+            for k in bundle.xb_layers:
+                pooled_rows[k][row] = means[k][j]
+    pooled = {k: torch.stack([t.float() for t in rows]) for k, rows in pooled_rows.items()}
+    return last, pooled
 
 
 def _attributions(scan: "ScanContext", bundle: "ReferenceBundle", prompts: list[str],
@@ -204,7 +232,8 @@ def attribution_entry(bundle: "ReferenceBundle", reading: PromptReading, sink: S
 
 def diagnose_failures(scan: "ScanContext", bundle: "ReferenceBundle", records: Sequence[Record],
                       sinks: Sequence[Sink]) -> list[list[dict[str, Any]]]:
-    """The three per-failure entries of each record, in order (two batched passes in all)."""
+    """The three per-failure entries of each record, in order (one batched gradient pass in all,
+    when the states were captured during generation; three passes when not)."""
     readings, pooled = read_cases(scan, bundle, records)
     return [[refusal_entry(bundle, reading, sink), position_entry(bundle, pooled, row, sink),
              attribution_entry(bundle, reading, sink)]

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import pytest
 
 from ..errors import DeepSightError
-from ..records import Record, Safety
+from ..records import Case, Record, Safety
 from ..sanitize import mask_spec
 from ..store import content_key
 from . import DIAGNOSTICS, CASE_METHODS
@@ -28,6 +29,7 @@ from .params import method_params
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from .generation_states import CaseStates
     from .references import ReferenceBundle
 
 SKIP_METHOD = "deepscan"
@@ -38,6 +40,10 @@ SOLUTION_KEYS = ("solution", "target")
 class DeepScan:
     """White-box diagnostics for the model under test (see the package docs for the layer convention)."""
 
+    #: per-failure readings captured while generating (False: the separate prompt and conversation
+    #: passes, as before; ``bench/diagnostics.py`` and ``bench/main_job.py`` compare both)
+    from_generation: bool = True
+
     def __init__(self, engine: "Engine", cache_dir: Path | None, artifacts_root: Path) -> None:
         self.engine = engine
         self.settings = engine.settings
@@ -47,6 +53,7 @@ class DeepScan:
         self._bundle: "ReferenceBundle | None" = None
         self._blocks: int | None = None
         self._sets: dict[str, dict[str, list[Record]]] = {}
+        self._states: dict[tuple[str, str], "CaseStates"] = {}
 
     # -- the model ---------------------------------------------------------------------------
     @property
@@ -176,9 +183,45 @@ class DeepScan:
             self._bundle = bundle
         return self._bundle
 
+    # -- states captured while generating ------------------------------------------------------
+    @contextmanager
+    def recording(self, cases: Sequence[Case]) -> Iterator[None]:
+        """While a suite's cases generate, capture what their per-case diagnostics read (the
+        prompt's last-token states, the conversation's pooled states) with hooks on the in-process
+        model, so diagnosing a failure needs no forward pass of its own besides the attribution.
+        Does nothing with ``--diagnose=off`` or a backend without weights in this process. The
+        states of earlier suites are dropped here, and this suite's after :meth:`attach`."""
+        self._states.clear()
+        backend = self.backend
+        if (not self.from_generation or self.settings.diagnose == "off" or not self.has_weights
+                or not hasattr(backend, "recorder")):
+            yield
+            return
+        from .generation_states import StateRecorder
+
+        recorder = StateRecorder({backend.render(c.messages): c.messages for c in cases})
+        backend.recorder = recorder
+        try:
+            yield
+        finally:
+            backend.recorder = None
+            self._states.update(recorder.states)
+
+    def states_of(self, record: Record) -> "CaseStates | None":
+        """The readings captured while this record's answer was generated, if it was, here."""
+        if not self._states:
+            return None
+        return self._states.get((self.backend.render(record.case.messages), record.response.text))
+
     # -- the per-failure trigger -----------------------------------------------------------------
     def attach(self, records: Mapping[str, Record]) -> dict[str, Record]:
         """Add per-case diagnostics to the records ``--diagnose`` selects (failures by default)."""
+        try:
+            return self._attach(records)
+        finally:
+            self._states.clear()  # read (or not needed): a suite's states never outlive its diagnostics
+
+    def _attach(self, records: Mapping[str, Record]) -> dict[str, Record]:
         mode = self.settings.diagnose
         chosen = [r for r in records.values()
                   if mode == "always" or (mode == "failures" and r.verdict.safe is Safety.NO)]

@@ -46,6 +46,9 @@ class TransformersBackend(ModelBackend):
         self._tokenizer: Any = None
         self._model: Any = None
         self.token_budget: int | None = None  # padded tokens per forward batch; None: from free memory
+        # diagnostics.generation_states.StateRecorder while a suite generates with --diagnose on: the
+        # per-failure diagnostics' states are captured by hooks during generate (no second pass)
+        self.recorder: Any = None
 
     @property
     def fingerprint(self) -> str:
@@ -134,13 +137,30 @@ class TransformersBackend(ModelBackend):
             torch.manual_seed(settings.sample_seed)
             sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
                         "top_k": 0}  # no hidden top-k cut besides the nucleus (transformers defaults to 50)
+        recorder = self.recorder if self.recorder is not None and self.recorder.wants(prompts) else None
         started = time.perf_counter()
         with torch.inference_mode():
-            output = model.generate(**encoded, max_new_tokens=settings.max_new_tokens,
-                                    pad_token_id=tokenizer.pad_token_id, **sampling)
+            if recorder is None:
+                output = model.generate(**encoded, max_new_tokens=settings.max_new_tokens,
+                                        pad_token_id=tokenizer.pad_token_id, **sampling)
+                sequences, cache = output, None
+            else:
+                with recorder.batch(model, encoded.attention_mask) as found:
+                    output = model.generate(**encoded, max_new_tokens=settings.max_new_tokens,
+                                            pad_token_id=tokenizer.pad_token_id, return_dict_in_generate=True,
+                                            **sampling)
+                sequences, cache = output.sequences, output.past_key_values
         latency = time.perf_counter() - started
-        new_tokens = output[:, encoded.input_ids.shape[1]:]
-        return [self._response(row, latency) for row in new_tokens.tolist()]
+        new_tokens = sequences[:, encoded.input_ids.shape[1]:]
+        responses = [self._response(row, latency) for row in new_tokens.tolist()]
+        if recorder is not None:
+            try:
+                with torch.inference_mode():
+                    recorder.complete(found, model, tokenizer, prompts, encoded.input_ids, new_tokens,
+                                      [r.text for r in responses], cache)
+            except Exception as exc:  # noqa: BLE001  (an optimisation: diagnostics then run their own passes)
+                recorder.failed(exc)
+        return responses
 
     def _stop_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
