@@ -17,18 +17,14 @@ from .benchmarks import BENCHMARKS, Benchmark
 from .benchmarks.base import Part
 from .conditions import Condition, expand, parse_conditions, parse_gaps
 from .errors import ConfigError
+from .markers import SUITE_HELP, SUITE_MARK
 from .options import Settings
 from .records import Case
 from .stats import POOLED
 from .store import content_key
 
-MARK = "safety_suite"
-MARK_HELP = (
-    f"{MARK}(benchmark, *, subset=None, sample=None, seed=None, threshold=None, thresholds=None, "
-    "judge=None, max_new_tokens=None, hub=None, path=None, conditions=None, gaps=None, max_gap=None, "
-    "min_score=None): "
-    "bind the tests that use the safety_record, safety_gate, safety_gap and safety_targets fixtures to a benchmark"
-)
+MARK = SUITE_MARK
+MARK_HELP = SUITE_HELP
 KNOWN_KWARGS = {"subset", "sample", "seed", "threshold", "thresholds", "judge", "max_new_tokens",
                 "hub", "path", "conditions", "gaps", "max_gap", "min_score"}
 #: how far two conditions' safety rates may differ (either way) in a gap gate, unless the suite says
