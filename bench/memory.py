@@ -10,9 +10,11 @@
    ``--diagnose=off``; peak RSS from ``/usr/bin/time -f %M`` and wall time of each. Target: on/off
    at most 1.5x.
 2. **Diagnostics over prompt length**: one failing case whose prompt is cut to 256, 512, 1024 and
-   2048 tokens (HarmBench contextual text), diagnosed in a fresh process each (the reference
-   bundle comes from a shared cache); the extra memory is the peak RSS sampled every 2 ms during
-   ``diagnose_failures`` minus the RSS just before. Target: each doubling at most 2.2x the extra.
+   2048 tokens (HarmBench contextual text), diagnosed in a fresh process each; the reference
+   bundle is built first in a process of its own and then read from the shared cache, so no
+   measured process reuses memory freed by that build (which made an earlier first row look
+   free). The extra memory is the peak RSS sampled every 2 ms during ``diagnose_failures`` minus
+   the RSS just before. Target: each doubling at most 2.2x the extra.
 
 Run it under the cap on a shared machine: ``/work/wt/memcap 8G .venv/bin/python bench/memory.py``.
 """
@@ -100,9 +102,30 @@ def one_length(model: str, tokens: int, cache: Path) -> dict[str, Any]:
             "seconds": seconds, "skipped": skipped}
 
 
+def warm(model: str, cache: Path) -> dict[str, Any]:
+    """In this process: build (or load) the model's reference bundle into ``cache``, nothing else,
+    so that no measured process inherits the memory of building it."""
+    from deepsight_pytest.diagnostics.scan import DeepScan
+    from deepsight_pytest.engine import Engine
+    from deepsight_pytest.models import create_model
+    from deepsight_pytest.options import ScriptConfig, resolve_settings
+    from deepsight_pytest.store import RecordStore
+
+    settings = resolve_settings(ScriptConfig(REPO, safety_data=str(DATA), safety_max_new_tokens="32"))
+    engine = Engine(settings, lambda: RecordStore(cache / "records.sqlite"), lambda: create_model(model),
+                    lambda e: DeepScan(e, cache, cache / "artifacts"))
+    bundle = engine.diagnoser.references()
+    engine.close()
+    return {"best_layer": bundle.best_layer}
+
+
 def lengths(model: str) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run([sys.executable, __file__, "--warm", "--models", model, "--cache", folder],
+                              cwd=REPO, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{model}: building the reference bundle failed:\n{done.stderr[-2000:]}")
         for tokens in LENGTHS:
             done = subprocess.run([sys.executable, __file__, "--one", str(tokens), "--models", model, "--cache", folder],
                                   cwd=REPO, capture_output=True, text=True)
@@ -143,10 +166,14 @@ def main() -> None:
     parser.add_argument("--models", default="smollm2,gemma3-270m")
     parser.add_argument("--only", choices=("job", "lengths"))
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_length(args.models, args.one, args.cache)))
+        return
+    if args.warm:
+        print(json.dumps(warm(args.models, args.cache)))
         return
     for model in args.models.split(","):
         if args.only in (None, "lengths"):
