@@ -54,7 +54,8 @@ def test_gemma3_session_diagnoses_its_failing_cases(pytester):
         "--safety-json", "out.json", "--junitxml", "junit.xml", timeout=1500)
     document = json.loads((pytester.path / "out.json").read_text(encoding="utf-8"))
     records = [c["record"] for c in document["cases"]]
-    assert len(records) == 2 and document["engine"]["generated"] == 2
+    # generated: the 2 cases and the 2 x 8 reference prompts of the diagnostics' bundle
+    assert len(records) == 2 and document["engine"]["generated"] == 18
     assert all(r["response"]["tokens"] > 0 for r in records)
     failing = [c["record"] for c in document["cases"] if c["outcome"] == "failed"]
     assert failing, result.stdout.str()[-3000:]
