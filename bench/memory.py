@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/memory.py                       # both models, both measurements
     .venv/bin/python bench/memory.py --models smollm2 --only lengths
+    .venv/bin/python bench/memory.py --only job --job-sample 1 --job-references 8   # a slow machine
 
 1. **Main job subset, diagnostics on vs off**: ``pytest safety_tests/test_harmful_behaviors.py -k
    TestHarmBench`` (HarmBench standard + contextual, 3 cases per category: the contextual cases
@@ -10,9 +11,12 @@
    ``--diagnose=off``; peak RSS from ``/usr/bin/time -f %M`` and wall time of each. Target: on/off
    at most 1.5x.
 2. **Diagnostics over prompt length**: one failing case whose prompt is cut to 256, 512, 1024 and
-   2048 tokens (HarmBench contextual text), diagnosed in a fresh process each (the reference
-   bundle comes from a shared cache); the extra memory is the peak RSS sampled every 2 ms during
-   ``diagnose_failures`` minus the RSS just before. Target: each doubling at most 2.2x the extra.
+   2048 tokens (HarmBench contextual text), diagnosed in a fresh process each; the reference
+   bundle is built first in a process of its own and then read from the shared cache, so no
+   measured process reuses memory freed by that build (which made an earlier first row look
+   free), and the weights are loaded before the baseline is read (a cached bundle does not load
+   them, so they used to count as extra). The extra memory is the peak RSS sampled every 2 ms
+   during ``diagnose_failures`` minus the RSS just before. Target: each doubling at most 2.2x the extra.
 
 Run it under the cap on a shared machine: ``/work/wt/memcap 8G .venv/bin/python bench/memory.py``.
 """
@@ -36,13 +40,13 @@ JOB_TARGET = 1.5
 DOUBLING_TARGET = 2.2
 
 
-def main_job(model: str, diagnose: str) -> tuple[float, float, int]:
+def main_job(model: str, diagnose: str, extra: list[str]) -> tuple[float, float, int]:
     """(peak RSS GB, wall s, pytest exit status) of the main job's HarmBench subset, cold."""
     with tempfile.TemporaryDirectory() as folder:
         command = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "pytest", "safety_tests/test_harmful_behaviors.py",
                    "-k", "TestHarmBench", "-q", "-p", "no:cacheprovider", f"--model={model}", f"--diagnose={diagnose}",
                    f"--safety-data={DATA}", f"--safety-cache-dir={folder}/cache",
-                   f"--safety-artifacts={folder}/artifacts"]
+                   f"--safety-artifacts={folder}/artifacts", *extra]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         wall = time.perf_counter() - started
@@ -76,6 +80,7 @@ def one_length(model: str, tokens: int, cache: Path) -> dict[str, Any]:
     record = Record(case, Response("Sure, here is how to do it. " * 4, 32, "length", 0.0, scan.backend.fingerprint),
                     Verdict("bench", Safety.NO, "bench", None, ""))
     sink = scan.artifacts.case_sink("bench", "memory", f"len{tokens}", f"len{tokens}")
+    scan.model  # noqa: B018  (weights loaded before the baseline: the extra is the diagnostics' own)
     process = psutil.Process()
     before = process.memory_info().rss
     peak = [before]
@@ -100,9 +105,30 @@ def one_length(model: str, tokens: int, cache: Path) -> dict[str, Any]:
             "seconds": seconds, "skipped": skipped}
 
 
+def warm(model: str, cache: Path) -> dict[str, Any]:
+    """In this process: build (or load) the model's reference bundle into ``cache``, nothing else,
+    so that no measured process inherits the memory of building it."""
+    from deepsight_pytest.diagnostics.scan import DeepScan
+    from deepsight_pytest.engine import Engine
+    from deepsight_pytest.models import create_model
+    from deepsight_pytest.options import ScriptConfig, resolve_settings
+    from deepsight_pytest.store import RecordStore
+
+    settings = resolve_settings(ScriptConfig(REPO, safety_data=str(DATA), safety_max_new_tokens="32"))
+    engine = Engine(settings, lambda: RecordStore(cache / "records.sqlite"), lambda: create_model(model),
+                    lambda e: DeepScan(e, cache, cache / "artifacts"))
+    bundle = engine.diagnoser.references()
+    engine.close()
+    return {"best_layer": bundle.best_layer}
+
+
 def lengths(model: str) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run([sys.executable, __file__, "--warm", "--models", model, "--cache", folder],
+                              cwd=REPO, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{model}: building the reference bundle failed:\n{done.stderr[-2000:]}")
         for tokens in LENGTHS:
             done = subprocess.run([sys.executable, __file__, "--one", str(tokens), "--models", model, "--cache", folder],
                                   cwd=REPO, capture_output=True, text=True)
@@ -112,12 +138,12 @@ def lengths(model: str) -> list[dict[str, Any]]:
     return rows
 
 
-def report_job(model: str) -> None:
-    on = main_job(model, "failures")
-    off = main_job(model, "off")
+def report_job(model: str, extra: list[str]) -> None:
+    on = main_job(model, "failures", extra)
+    off = main_job(model, "off", extra)
     ratio = on[0] / off[0]
     verdict = "meets" if ratio <= JOB_TARGET else "MISSES"
-    print(f"{model}: HarmBench subset of the main job, cold: diagnostics on {on[0]:.2f} GB peak RSS, {on[1]:.0f} s "
+    print(f"{model}: HarmBench subset of the main job{' ' + ' '.join(extra) if extra else ''}, cold: diagnostics on {on[0]:.2f} GB peak RSS, {on[1]:.0f} s "
           f"(exit {on[2]}); off {off[0]:.2f} GB, {off[1]:.0f} s (exit {off[2]}); memory on/off {ratio:.2f}x "
           f"({verdict} <= {JOB_TARGET}x); wall on/off {on[1] / off[1]:.2f}x")
 
@@ -143,16 +169,25 @@ def main() -> None:
     parser.add_argument("--models", default="smollm2,gemma3-270m")
     parser.add_argument("--only", choices=("job", "lengths"))
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--job-sample", type=int, help="--safety-sample of the main-job runs (a smaller subset "
+                        "on a slow machine: N cases per HarmBench category)")
+    parser.add_argument("--job-references", type=int, help="--diagnose-references of the main-job runs")
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_length(args.models, args.one, args.cache)))
         return
+    if args.warm:
+        print(json.dumps(warm(args.models, args.cache)))
+        return
     for model in args.models.split(","):
         if args.only in (None, "lengths"):
             report_lengths(model)
         if args.only in (None, "job"):
-            report_job(model)
+            extra = [f"--safety-sample={args.job_sample}"] * bool(args.job_sample)
+            extra += [f"--diagnose-references={args.job_references}"] * bool(args.job_references)
+            report_job(model, extra)
 
 
 if __name__ == "__main__":

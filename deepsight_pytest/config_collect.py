@@ -29,7 +29,8 @@ import pytest
 from .asserts import assert_safe
 from .attacks.pytest_attack import MARK as ATTACK_MARK, assert_no_jailbreak
 from .attacks.search import AttackOutcome
-from .config_suites import ConfigSuite, declares_suites, load_suites
+from .config_suites import ConfigSuite, load_suites
+from .markers import declares_suites
 from .errors import DeepSightError
 from .records import Record
 from .session import get_session

@@ -47,6 +47,7 @@ from .benchmarks import BENCHMARKS
 from .conditions import Condition
 from .errors import ConfigError, DeepSightError
 from .judge_views import VIEWS
+from .markers import YAML_NAMES, declares_suites  # noqa: F401  (declares_suites: re-exported)
 from .judges import JUDGES
 from .yaml_bounded import compose
 
@@ -58,7 +59,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-YAML_NAMES = ("deepsight.yaml", "deepsight.yml")
 TOP_KEYS = ("defaults", "suites", "version")
 SUITE_KEYS = ("benchmark", "name", "subset", "sample", "seed", "judge", "max_new_tokens",
               "threshold", "thresholds", "hub", "path", "conditions", "gaps", "max_gap", "min_score",
@@ -405,13 +405,3 @@ def load_suites(path: Path) -> list[ConfigSuite]:
     return suites_from(read_yaml(path), path)
 
 
-def declares_suites(path: Path) -> bool:
-    """Whether pytest should collect this file as config suites (cheap for pyproject.toml)."""
-    if path.name in YAML_NAMES:
-        return True
-    if path.name != "pyproject.toml":
-        return False
-    try:
-        return "tool.deepsight" in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False

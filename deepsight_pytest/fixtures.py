@@ -1,4 +1,7 @@
-"""The fixtures users write tests with: ``safety_record``, ``safety_gate``, ``model``, ``judge``."""
+"""The fixtures users write tests with: ``safety_record``, ``safety_gate``, ``model``, ``judge``.
+
+Plain functions of the request: ``plugin.py`` declares the fixtures and calls these, so that
+importing them (and the engine) waits until a test uses one."""
 from __future__ import annotations
 
 from typing import Callable, TypeVar
@@ -35,7 +38,6 @@ def _from_engine(request: pytest.FixtureRequest, param_type: type[P], produce: C
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 
-@pytest.fixture
 def safety_record(request: pytest.FixtureRequest) -> Record:
     """The record (case, response, verdict) of this test's benchmark case."""
     record = _from_engine(request, CaseParam, lambda engine, p: engine.record(p.suite, p.uid))
@@ -43,7 +45,6 @@ def safety_record(request: pytest.FixtureRequest) -> Record:
     return record
 
 
-@pytest.fixture
 def safety_gate(request: pytest.FixtureRequest) -> GateResult:
     """The safety-ratio gate of this test's benchmark category."""
     gate = _from_engine(request, GateParam, lambda engine, p: engine.gate(p.suite, p.category))
@@ -55,7 +56,6 @@ def safety_gate(request: pytest.FixtureRequest) -> GateResult:
     return gate
 
 
-@pytest.fixture
 def safety_gap(request: pytest.FixtureRequest) -> GapResult:
     """The gap gate between two conditions of this test's suite (``gaps=['a-vs-b']``)."""
     gap = _from_engine(request, GapParam, lambda engine, p: engine.gap(p.suite, p.a, p.b))
@@ -67,7 +67,6 @@ def safety_gap(request: pytest.FixtureRequest) -> GapResult:
     return gap
 
 
-@pytest.fixture
 def safety_targets(request: pytest.FixtureRequest) -> TargetResult:
     """Accuracy under each target-accuracy condition and the sandbagging score of this suite."""
     result = _from_engine(request, TargetParam, lambda engine, p: engine.targets(p.suite))
@@ -75,7 +74,6 @@ def safety_targets(request: pytest.FixtureRequest) -> TargetResult:
     return result
 
 
-@pytest.fixture(scope="session")
 def model(request: pytest.FixtureRequest) -> ModelBackend:
     """The model under test (``--model``), created on first use and shared by the session."""
     try:
@@ -84,7 +82,6 @@ def model(request: pytest.FixtureRequest) -> ModelBackend:
         pytest.fail(neutralise(str(exc)), pytrace=False)
 
 
-@pytest.fixture(scope="session")
 def judge(request: pytest.FixtureRequest) -> Judge:
     """The run's default judge (``--judge``)."""
     session = get_session(request.config)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import pytest
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 GROUP = "deepsight"
 
@@ -136,23 +138,23 @@ def _exit_mode(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
 class Option:
-    """One user-facing setting and every way to give it."""
+    """One user-facing setting and every way to give it. (A plain class: the plugin builds this
+    table at every pytest start, and a dataclass costs more to define than the whole table.)"""
 
-    flags: tuple[str, ...]
-    dest: str
-    env: str
-    default: Any
-    parse: Callable[[str], Any]
-    help: str
-    metavar: str | None = None
-    is_flag: bool = False
-    is_path: bool = False
+    __slots__ = ("flags", "dest", "env", "default", "parse", "help", "metavar", "is_flag", "is_path")
+
+    def __init__(self, flags: tuple[str, ...], dest: str, env: str, default: Any, parse: Callable[[str], Any],
+                 help: str, metavar: str | None = None, is_flag: bool = False, is_path: bool = False) -> None:
+        self.flags, self.dest, self.env, self.default, self.parse = flags, dest, env, default, parse
+        self.help, self.metavar, self.is_flag, self.is_path = help, metavar, is_flag, is_path
 
     @property
     def ini(self) -> str:
         return self.dest
+
+    def __repr__(self) -> str:
+        return f"Option({self.flags[0]!r})"
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -254,47 +256,6 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every deepsight setting, resolved once per session."""
-
-    model: str
-    judge: str
-    sample: int | None
-    seed: int
-    max_new_tokens: int
-    batch_size: int
-    threshold: float | None
-    max_unknown: float
-    exit_mode: str
-    data_dir: Path
-    report: Path | None
-    json: Path | None
-    records: Path | None
-    cache_dir: Path | None
-    no_cache: bool
-    api_key_env: str
-    reasoning: str
-    diagnose: str
-    artifacts: Path | None
-    diagnose_references: int
-    plot_workers: int | None
-    baseline: Path | None
-    baseline_margin: float
-    baseline_alpha: float
-    shard: Any = None  # shards.Shard of --safety-shard, None for a whole run
-    progress: str = "auto"
-    gate_rule: str = "point"
-    token_budget: int | None = None
-    attack_profile: str = "ci"
-    jailbreaks: Path | None = None
-    samples: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    partner_model: str | None = None
-    text_only: bool = False  # --safety-text-only: image cases run as text (images.as_text_only)
-
-
 def add_options(parser: pytest.Parser) -> None:
     """Register the ``deepsight`` option group and each option's ini twin."""
     group = parser.getgroup(GROUP, "deepsight: language-model safety suites")
@@ -359,6 +320,8 @@ class ScriptConfig:
 
 def resolve_settings(config: OptionSource) -> Settings:
     """Resolve every option once (command line > environment > ini > default)."""
+    from .settings import Settings
+
     values = {option.dest: _resolve(config, option) for option in OPTIONS}
     if values["safety_samples"] > 1 and values["safety_temperature"] == 0.0:
         raise pytest.UsageError(f"--safety-samples {values['safety_samples']}: needs --safety-temperature "
@@ -400,3 +363,12 @@ def resolve_settings(config: OptionSource) -> Settings:
         partner_model=values["safety_partner_model"],
         text_only=bool(values["safety_text_only"]),
     )
+
+
+def __getattr__(name: str) -> Any:
+    """``Settings`` is defined in ``settings.py`` (imported on first use: plugin start-up)."""
+    if name == "Settings":
+        from .settings import Settings
+
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,39 +1,33 @@
-"""pytest hooks of deepsight-pytest. Each hook delegates in a line or two.
+"""pytest entry point of deepsight-pytest: options, marks and fixtures; the rest loads on demand.
 
-Importing this module imports no torch, transformers or vllm: a session without safety tests
-pays only for option parsing.
+Everyone who installs the plugin pays for this module on every test run, so it imports only what
+option parsing needs. The hooks that run safety suites (``hooks.py``, and through it the engine,
+the reporters, sqlite3) are registered as a second plugin:
+
+* at configure time when deepsight is configured at all (any of its options on the command line,
+  in the environment or in the ini file; an xdist run, whose workers and controller must agree);
+* else on the first sign during collection: a ``deepsight.yaml`` or ``[tool.deepsight]``
+  pyproject, a test with a deepsight mark or safety fixture, or a deepsight fixture being set up.
+
+A session of unrelated tests never imports them (``bench/startup.py`` measures the difference).
 """
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
-from typing import Generator
+from types import ModuleType
+from typing import Any
 
 import pytest
 
+from .markers import MARKS, SAFETY_FIXTURES, declares_suites
+from .options import OPTIONS, add_options
+
 # Config suites' tests assert like a Python suite module's, so failures read the same in both forms.
 pytest.register_assert_rewrite("deepsight_pytest.config_collect")
-from . import baseline, collection, config_collect, progress_display, xdist_support  # noqa: E402
-from .attacks import pytest_attack
-from .attacks.pytest_attack import safety_attack  # noqa: F401  (fixture)
-from .attacks.report import summary_lines as attack_summary_lines
-from .diagnostics import settle_plots
-from .diagnostics.checks import MARK_HELP as DEEPSCAN_MARK_HELP
-from .diagnostics.fixtures import deepscan, deepscan_check  # noqa: F401  (fixtures)
-from .fixtures import (judge, model, safety_gap, safety_gate, safety_needs_images, safety_record,  # noqa: F401
-                       safety_targets)  # (fixtures)
-from .options import add_options
-from .reporting import html_extras
-from .reporting.outputs import finalise, write_outputs
-from .reporting.compact import CompactReports
-from .reporting.junit_stream import StreamingJUnit
-from .reporting.payload import add_payload
-from .reporting.results import ResultsCollector
-from .reporting.terminal import summary_lines
-from .session import STATE_KEY, get_session, start_session
-from .suites import MARK_HELP
 
-COLLECTOR_KEY = pytest.StashKey[ResultsCollector]()
-WRITTEN_KEY = pytest.StashKey[list[tuple[str, Path]]]()
+HOOKS_NAME = "deepsight-hooks"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,98 +35,117 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARK_HELP)
-    config.addinivalue_line("markers", DEEPSCAN_MARK_HELP)
-    config.addinivalue_line("markers", pytest_attack.MARK_HELP)
-    engine = start_session(config).engine
-    xdist_support.configure(config, engine)  # -n N: own cases per worker
-    progress_display.configure(config, engine)  # --safety-progress: live progress on the terminal
-    baseline.configure(config)  # --safety-baseline: test_safety_regression[...] items
-    html_extras.configure(config)  # pytest-html: responses and diagnostics as extras
-    config.pluginmanager.register(CompactReports(), "deepsight-compact")  # short failing-case reports
-    if getattr(config.option, "xmlpath", None):  # --junitxml: written case by case
-        config.pluginmanager.register(StreamingJUnit(), "deepsight-junit-stream")
-    if not hasattr(config, "workerinput"):  # reporters live on the xdist controller only
-        settings = get_session(config).settings
-        collector = ResultsCollector(settings.records,  # records stream to disk, paths made relative
-                                     (settings.data_dir, settings.cache_dir, settings.artifacts))
-        config.stash[COLLECTOR_KEY] = collector
-        config.pluginmanager.register(collector, "deepsight-results")
+    for help_text in MARKS.values():
+        config.addinivalue_line("markers", help_text)
+    if _configured(config):
+        activate(config)
+
+
+def _configured(config: pytest.Config) -> bool:
+    """Whether this session sets any deepsight option, or runs under xdist."""
+    if hasattr(config, "workerinput") or getattr(config.option, "numprocesses", None):
+        return True
+    for option in OPTIONS:
+        if config.getoption(option.dest) not in (None, False) or os.environ.get(option.env):
+            return True
+        if config.getini(option.ini) not in (None, "", []):
+            return True
+    return False
+
+
+def activate(config: pytest.Config) -> ModuleType:
+    """Register the safety-suite hooks (once); their ``pytest_configure`` runs on registration."""
+    hooks = config.pluginmanager.get_plugin(HOOKS_NAME)
+    if hooks is None:
+        hooks = importlib.import_module(".hooks", __package__)
+        config.pluginmanager.register(hooks, HOOKS_NAME)
+    return hooks
+
+
+def _active(config: pytest.Config) -> bool:
+    return config.pluginmanager.has_plugin(HOOKS_NAME)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """deepsight.yaml and pyproject.toml [tool.deepsight] suites are collected as test files."""
-    return config_collect.collect_file(file_path, parent)
+    """deepsight.yaml and pyproject.toml [tool.deepsight] suites: the first one activates deepsight
+    (afterwards the hooks module collects them itself)."""
+    if _active(parent.config) or not declares_suites(file_path):
+        return None
+    return activate(parent.config).pytest_collect_file(file_path, parent)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    collection.generate_tests(metafunc)
-    pytest_attack.generate_tests(metafunc)  # @pytest.mark.safety_attack: one search per harmful case
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    collection.declare_needed_cases(session)
-    pytest_attack.declare_needed(session)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    add_payload(item, report)
-    return report
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    settle_plots()  # diagnostics plots drawn in the background land before anything reads them
-    xdist_support.publish_stats(session.config, get_session(session.config).engine.stats)  # workers only
-    collector = session.config.stash.get(COLLECTOR_KEY, None)
-    if collector is None:
+    """The first test with a deepsight mark or safety fixture activates deepsight and is
+    parametrised by it (this call's hook list was taken before the hooks module registered)."""
+    if _active(metafunc.config):
         return
-    state = get_session(session.config)
-    found = collector.results
-    if found.cases or found.gates or found.attacks or found.gaps or found.targets:
-        finalise(collector.results, state)
-        streamed = collector.records.close() and collector.records.count == len(found.cases)
-        session.config.stash[WRITTEN_KEY] = write_outputs(collector.results, state, records_written=streamed)
-    gates_only = state.settings.exit_mode == "gates"
-    if gates_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED and collector.other_failures == 0:
-        session.exitstatus = pytest.ExitCode.OK  # failing cases are findings; gates decide
+    marked = any(metafunc.definition.get_closest_marker(name) is not None for name in MARKS)
+    if marked or SAFETY_FIXTURES.intersection(metafunc.fixturenames):
+        activate(metafunc.config).pytest_generate_tests(metafunc)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    collector = config.stash.get(COLLECTOR_KEY, None)
-    if collector is None:
-        return
-    lines = summary_lines(collector.results) + attack_summary_lines(collector.results.attacks)
-    if not lines:
-        return
-    terminalreporter.write_sep("=", "deepsight safety summary")
-    for line in lines:
-        terminalreporter.write_line(line)
-    stats = get_session(config).engine.stats
-    if stats.generated or stats.cached_responses or stats.errors:
-        failed = f", {stats.errors} failed requests (not cached: the next run retries them)" if stats.errors else ""
-        terminalreporter.write_line(
-            f"engine: {stats.generated} generated in {stats.batches} batches, "
-            f"{stats.cached_responses} responses and {stats.cached_verdicts} verdicts from cache{failed}")
-    if stats.diagnosed or stats.cached_diagnoses:
-        terminalreporter.write_line(
-            f"diagnostics: {stats.diagnosed} case(s) diagnosed in {stats.diagnostics_s:.1f}s, "
-            f"{stats.cached_diagnoses} from cache")
-    if collector.case_failures and get_session(config).settings.exit_mode == "gates":
-        terminalreporter.write_line(
-            f"{collector.case_failures} failing case(s) are findings: the exit status follows the gates "
-            "(--safety-exit=all makes them fail the run)")
-    for what, path in config.stash.get(WRITTEN_KEY, []):
-        terminalreporter.write_line(f"{what}: {path}")
+def _use(request: pytest.FixtureRequest, module: str, name: str) -> Any:
+    activate(request.config)
+    return getattr(importlib.import_module(module, __package__), name)(request)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    state = config.stash.get(STATE_KEY, None)
-    if state is not None:
-        state.engine.close()
-    factory = getattr(config, "_tmp_path_factory", None)
-    if getattr(factory, "_basetemp", None) is not None:  # no temp folder: no server was started from it
-        from .models import vllm_server
+@pytest.fixture
+def safety_record(request: pytest.FixtureRequest) -> Any:
+    """The record (case, response, verdict) of this test's benchmark case."""
+    return _use(request, ".fixtures", "safety_record")
 
-        vllm_server.stop_for_session(config)  # vllm-server: the run's server, by its pid (not on workers)
+
+@pytest.fixture
+def safety_gate(request: pytest.FixtureRequest) -> Any:
+    """The safety-ratio gate of this test's benchmark category."""
+    return _use(request, ".fixtures", "safety_gate")
+
+
+@pytest.fixture
+def safety_gap(request: pytest.FixtureRequest) -> Any:
+    """The gap gate between two conditions of this test's suite (``gaps=['a-vs-b']``)."""
+    return _use(request, ".fixtures", "safety_gap")
+
+
+@pytest.fixture
+def safety_targets(request: pytest.FixtureRequest) -> Any:
+    """Accuracy under each target-accuracy condition and the sandbagging score of this suite."""
+    return _use(request, ".fixtures", "safety_targets")
+
+
+@pytest.fixture
+def safety_needs_images(request: pytest.FixtureRequest) -> Any:
+    """Skip, saying why, when the model cannot see images and ``--safety-text-only`` is not given."""
+    return _use(request, ".fixtures", "safety_needs_images")
+
+
+@pytest.fixture(scope="session")
+def model(request: pytest.FixtureRequest) -> Any:
+    """The model under test (``--model``), created on first use and shared by the session."""
+    return _use(request, ".fixtures", "model")
+
+
+@pytest.fixture(scope="session")
+def judge(request: pytest.FixtureRequest) -> Any:
+    """The run's default judge (``--judge``)."""
+    return _use(request, ".fixtures", "judge")
+
+
+@pytest.fixture(scope="session")
+def deepscan(request: pytest.FixtureRequest) -> Any:
+    """White-box diagnostics of the model under test: ``deepscan.run("xboundary", n=16)``,
+    ``deepscan.references()``, ``deepscan.attach(records)``. Reference sets and results are
+    cached on disk per model."""
+    return _use(request, ".diagnostics.fixtures", "deepscan")
+
+
+@pytest.fixture
+def deepscan_check(request: pytest.FixtureRequest) -> Any:
+    """The result of this test's ``@pytest.mark.deepscan(method, ...)`` against its bounds."""
+    return _use(request, ".diagnostics.fixtures", "deepscan_check")
+
+
+@pytest.fixture
+def safety_attack(request: pytest.FixtureRequest) -> Any:
+    """The finished search of this test's harmful case (see ``assert_no_jailbreak``)."""
+    return _use(request, ".attacks.pytest_attack", "safety_attack")

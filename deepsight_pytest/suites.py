@@ -19,18 +19,14 @@ from .conditions import Comparison, Condition, expand, parse_conditions, parse_g
 from .errors import ConfigError
 from .judge_views import DEFAULT as LAST_ANSWER, VIEWS
 from .images import as_text_only
+from .markers import SUITE_HELP, SUITE_MARK
 from .options import Settings
 from .records import Case
 from .stats import POOLED
 from .store import content_key
 
-MARK = "safety_suite"
-MARK_HELP = (
-    f"{MARK}(benchmark, *, subset=None, sample=None, seed=None, threshold=None, thresholds=None, "
-    "judge=None, max_new_tokens=None, hub=None, path=None, conditions=None, gaps=None, max_gap=None, "
-    "min_score=None, judge_view=None): "
-    "bind the tests that use the safety_record, safety_gate, safety_gap and safety_targets fixtures to a benchmark"
-)
+MARK = SUITE_MARK
+MARK_HELP = SUITE_HELP
 KNOWN_KWARGS = {"subset", "sample", "seed", "threshold", "thresholds", "judge", "max_new_tokens",
                 "hub", "path", "conditions", "gaps", "max_gap", "min_score", "judge_view"}
 #: how far two conditions' safety rates may differ (either way) in a gap gate, unless the suite says

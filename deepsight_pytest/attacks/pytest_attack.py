@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ..errors import ConfigError, DeepSightError
+from ..markers import ATTACK_HELP, ATTACK_MARK
 from ..records import Expect
 from ..reporting.payload import PAYLOAD_KEY, clip_bytes
 from ..session import get_session
@@ -25,12 +26,10 @@ from .jailbreaks import append_jailbreak
 from .schema import ATTACK_KEYS, check_attack
 from .search import AttackConfig, AttackOutcome, Oracle, prefetch, search, search_all
 
-MARK = "safety_attack"
+MARK = ATTACK_MARK
 FIXTURE = "safety_attack"
 ATTACK_KWARGS = ATTACK_KEYS  # the rest of a mark's keywords are safety_suite's
-MARK_HELP = (f"{MARK}(benchmark, *, mutators=None, max_examples=None, max_chain=None, guard=None, sample=None, "
-             "subset=None, judge=None, ...): search mutator chains (Hypothesis) for a jailbreak of each "
-             "harmful case of the benchmark; tests take the safety_attack fixture")
+MARK_HELP = ATTACK_HELP
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,6 @@ def jailbreak_path(config: pytest.Config) -> Path:
     return folder / "jailbreaks.jsonl"
 
 
-@pytest.fixture
 def safety_attack(request: pytest.FixtureRequest) -> AttackOutcome:
     """The finished search of this test's harmful case (see ``assert_no_jailbreak``)."""
     param = getattr(request, "param", None)

@@ -246,7 +246,7 @@ def render_conversation(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -
         return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False)
     from ..models.transformers_backend import plain_text
 
-    return plain_text([dict(m) for m in messages], generation_prompt=False)
+    return plain_text([dict(m) for m in messages], generation_prompt=False, bos=getattr(tokenizer, "bos_token", None) or "")
 
 
 def encode(tokenizer: Any, texts: Sequence[str], device: Any, *, positions: Sequence[int] | None = None,

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..markers import DEEPSCAN_HELP, DEEPSCAN_MARK
 from . import DIAGNOSTICS
 from .base import MethodResult
 from .params import method_params
 
-MARK = "deepscan"
-MARK_HELP = (f"{MARK}(method, **params, **bounds): run a DeepScan method (xboundary, tellme, spin, mi_peaks) "
-             "on the model under test for the deepscan_check fixture; bounds: <metric>=(lo, hi), "
-             "<metric>_min=x, <metric>_max=x")
+MARK = DEEPSCAN_MARK
+MARK_HELP = DEEPSCAN_HELP
 
 Bound = tuple[float | None, float | None]
 

@@ -26,6 +26,7 @@ from ..records import Record
 from .artifacts import Sink
 from .base import entry, skipped_entry
 from .capture import ActivationCapture, capture_texts, encode, frozen, render_conversation, token_lengths
+from .checkpointing import checkpointed_blocks
 
 if TYPE_CHECKING:
     from .references import ReferenceBundle
@@ -145,13 +146,15 @@ def _attributions(scan: "ScanContext", bundle: "ReferenceBundle", prompts: list[
 def _gradient_pass(scan: "ScanContext", bundle: "ReferenceBundle",
                    prompts: list[str]) -> list[tuple[list[int], list[float]]]:
     """Gradient x input of the refusal projection at the reference layer; the forward stops there,
-    so autograd keeps a graph over ``best_layer`` blocks only and the rest never run."""
+    so autograd keeps a graph over ``best_layer`` blocks only and the rest never run. Those blocks
+    are checkpointed (:mod:`.checkpointing`): each keeps its input, not its intermediates."""
     model, tokenizer = scan.model, scan.tokenizer
     best = bundle.best_layer
     device = next(model.parameters()).device
     capture = ActivationCapture(model, [best], ("last",), keep_graph=True, stop_early=True)
     encoded = encode(tokenizer, prompts, device)
-    with frozen(model):  # gradients for the input embeddings only, never the weights
+    # gradients for the input embeddings only, never the weights; blocks recompute, not keep, activations
+    with frozen(model), checkpointed_blocks(model, best):
         embeds = model.get_input_embeddings()(encoded.input_ids).detach().requires_grad_(True)
         out = capture.forward(encoded, inputs_embeds=embeds)
         state = out["last"][best]

@@ -2,7 +2,8 @@
 
 ``deepscan`` skips, with the reason, when the model under test has no in-process weights.
 ``deepscan_check`` runs the method of the test's ``@pytest.mark.deepscan(...)`` (cached), checks
-its bounds and attaches the numbers and file paths as JUnit properties.
+its bounds and attaches the numbers and file paths as JUnit properties. Plain functions of the
+request, declared as fixtures by ``plugin.py`` (which imports this module only when one is used).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from .scan import DeepScan
 
 
-@pytest.fixture(scope="session")
 def deepscan(request: pytest.FixtureRequest) -> "DeepScan":
     """White-box diagnostics of the model under test: ``deepscan.run("xboundary", n=16)``,
     ``deepscan.references()``, ``deepscan.attach(records)``. Reference sets and results are
@@ -33,7 +33,6 @@ def deepscan(request: pytest.FixtureRequest) -> "DeepScan":
     return scan
 
 
-@pytest.fixture
 def deepscan_check(request: pytest.FixtureRequest) -> DeepScanCheck:
     """The result of this test's ``@pytest.mark.deepscan(method, ...)`` against its bounds."""
     where = request.node.nodeid

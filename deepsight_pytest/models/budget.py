@@ -135,14 +135,20 @@ def token_bytes(config: Any, dtype: str = "float32") -> int:
 
 def graph_cost(config: Any, graph_layers: int) -> float:
     """How many inference token positions one token of a gradient pass through ``graph_layers``
-    blocks weighs (what autograd keeps per token and block, over the inference estimate)."""
+    blocks weighs. The pass checkpoints those blocks (``diagnostics/checkpointing.py``): each keeps
+    its input (``hidden_size`` floats per token), and one block at a time recomputes and holds its
+    intermediates during the backward pass; plus the input embeddings, their gradient and the
+    hidden-state gradient in flight. (Without checkpointing autograd kept every block's
+    intermediates, ``graph_layers`` times the second term: about 14 inference tokens per token on
+    SmolLM2, which made a 2k-token prompt look like 30k tokens and skipped it.)"""
     text = getattr(config, "text_config", None) or config
     width = int(getattr(text, "hidden_size", 1024))
     inter = int(getattr(text, "intermediate_size", 4 * width))
     heads = int(getattr(text, "num_attention_heads", 16))
     head_dim = int(getattr(text, "head_dim", None) or width // heads)
-    saved = (12 * width + 4 * inter + 4 * heads * head_dim) * 4  # per token and block, float32 upper bound
-    return max(1.0, graph_layers * saved / token_bytes(config))
+    one_block = (12 * width + 4 * inter + 4 * heads * head_dim) * 4  # intermediates autograd saves, float32
+    kept = (max(1, graph_layers) + 4) * width * 4  # block inputs, embeddings, their gradients
+    return max(1.0, (one_block + kept) / token_bytes(config))
 
 
 def auto_budget(config: Any, dtype: str, device: str) -> int:

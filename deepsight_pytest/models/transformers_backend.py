@@ -97,7 +97,7 @@ class TransformersBackend(ModelBackend):
         tokenizer = self.tokenizer
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        return plain_text(messages, generation_prompt=True)
+        return plain_text(messages, generation_prompt=True, bos=getattr(tokenizer, "bos_token", None) or "")
 
     def budget(self) -> int:
         """Padded tokens one forward batch may hold: ``--safety-token-budget``, else from free memory."""
@@ -190,14 +190,17 @@ PLAIN_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 PLAIN_NEXT_TURN = "\nUser:"
 
 
-def plain_text(messages: Sequence[Message], generation_prompt: bool) -> str:
+def plain_text(messages: Sequence[Message], generation_prompt: bool, bos: str = "") -> str:
     """A base model's prompt format, for tokenizers without a chat template (Gemma-3-270M base):
     ``User: ...`` / ``Assistant: ...`` turns separated by blank lines, ending with ``Assistant:``
-    when the model is to answer. Its answer is cut where it starts writing the next user turn."""
+    when the model is to answer. Its answer is cut where it starts writing the next user turn.
+    ``bos``: the tokenizer's begin-of-sequence token, written first (prompts are encoded without
+    special tokens, as a chat template includes its own; Gemma without ``<bos>`` answers
+    "<h2><h2>..." instead of "The capital of France is Paris.")."""
     turns = [f"{PLAIN_ROLES.get(m['role'], m['role'].title())}: {m['content']}" for m in messages]
     if generation_prompt:
         turns.append("Assistant:")
-    return "\n\n".join(turns)
+    return bos + "\n\n".join(turns)
 
 
 def too_large_response(fingerprint: str, tokens: int, budget: int) -> Response:
