@@ -22,6 +22,9 @@ from ..records import Case, Message, Response, Verdict
 from .base import Judge, JudgeSpec, empty, unknown
 
 BATCH_SIZE = 8
+#: Every model judge's own option: its generation budget (``wildguard:smollm2?max_new_tokens=16``),
+#: named in the verdict key so a shorter budget never reuses verdicts of a longer one.
+BUDGET_OPTION = "max_new_tokens"
 
 
 class ModelJudge(Judge):
@@ -38,11 +41,17 @@ class ModelJudge(Judge):
         self._model = model
         self.context = context  # the run's: an openai: judge reads its key from --safety-api-key-env
         self.check_options()
+        budget = self.options.get(BUDGET_OPTION)
+        if budget is not None:
+            if not budget.isdigit() or int(budget) < 1:
+                raise SpecError(f"judge {self.id!r}: max_new_tokens must be a whole number >= 1, got {budget!r}")
+            self.max_new_tokens = int(budget)
 
     @classmethod
     def from_spec(cls, spec: JudgeSpec) -> "ModelJudge":
-        own = {k: v for k, v in spec.options.items() if k in cls.own_options}
-        rest = {k: v for k, v in spec.options.items() if k not in cls.own_options}
+        mine = cls.own_options | {BUDGET_OPTION}
+        own = {k: v for k, v in spec.options.items() if k in mine}
+        rest = {k: v for k, v in spec.options.items() if k not in mine}
         model = spec.arg or cls.default_model
         if not model:
             raise SpecError(f"judge {spec.name!r} needs a judge model, e.g. --judge {spec.name}:smollm2")
@@ -67,7 +76,9 @@ class ModelJudge(Judge):
 
     @property
     def key(self) -> str:
-        variant = f"[{self.variant}]" if self.variant else ""
+        budget = self.options.get(BUDGET_OPTION)
+        parts = [p for p in (self.variant, budget and f"max_new_tokens={budget}") if p]
+        variant = f"[{','.join(parts)}]" if parts else ""
         return f"{self.id}{variant}@{self.version}({self.model_spec}#{self.model.fingerprint})"
 
     @property
