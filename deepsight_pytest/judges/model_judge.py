@@ -33,6 +33,8 @@ class ModelJudge(Judge):
     default_model: str | None = None  # the upstream checkpoint, used when no model is given
     max_new_tokens: int = 32
     own_options: frozenset[str] = frozenset()
+    #: the prompt is the upstream raw string with its special tokens, not the judge model's chat template
+    raw_prompt: bool = False
 
     def __init__(self, model_spec: str, options: dict[str, str] | None = None,
                  model: ModelBackend | None = None, context: ModelContext | None = None) -> None:
@@ -105,6 +107,7 @@ class ModelJudge(Judge):
             else:
                 verdicts[index] = skip
         if todo:
+            self.check_backend()
             prompts = [self.prompt(*items[i]) for i in todo]
             outputs = self.model.generate(prompts, self.generation, BATCH_SIZE)
             for index, output in zip(todo, outputs):
@@ -112,6 +115,13 @@ class ModelJudge(Judge):
                 verdicts[index] = (unknown(self.key, f"judge model failed: {output.error}", output.text)
                                    if output.error else self.decide(case, response, output.text))
         return [v for v in verdicts if v is not None]
+
+    def check_backend(self) -> None:
+        """A raw prompt cannot go to a chat endpoint (it takes messages): one clear error, not a traceback."""
+        if self.raw_prompt and getattr(getattr(self.model, "options", None), "mode", None) == "chat":
+            raise SpecError(f"judge {self.id!r} sends its upstream raw prompt (special tokens included), which an "
+                            f"OpenAI-compatible chat endpoint cannot take: add ?mode=completion to its model "
+                            f"({self.model_spec})")
 
     def precheck(self, case: Case, response: Response) -> Verdict | None:
         """A verdict that needs no judge model (an empty answer), else None."""
