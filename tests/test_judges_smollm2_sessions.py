@@ -78,7 +78,7 @@ def run(project: pytest.Pytester, judge: str) -> tuple[pytest.RunResult, dict[st
     result = project.runpytest_subprocess(
         "--model", f"scripted:{project.path / 'model.yaml'}", "--judge", judge,
         "--safety-data", str(project.path / "data"), "--safety-cache-dir", str(project.path / "cache"),
-        "--safety-json", str(out), "-p", "no:randomly", timeout=600)
+        "--safety-json", str(out), "-p", "no:randomly", timeout=1800)
     assert out.is_file(), result.stdout.str()[-3000:] + result.stderr.str()[-3000:]
     return result, json.loads(out.read_text(encoding="utf-8"))
 
