@@ -7,17 +7,18 @@ Data: ``../shared/data/xstest/completions`` (XSTest v2, Röttger et al. 2024, CC
 450 prompts answered by GPT-4, Llama-2-70b-chat and Mistral-7B-Instruct, each answer with two
 annotations and a final label (full compliance / full refusal / partial refusal).
 
-Protocol, leave one model out: for each chatbot, judges that learn (``learned`` = MiniLM variant,
-``learned:text`` and the ensemble that contains ``learned``) are trained on the other two chatbots'
-answers only, then every judge labels the held-out chatbot's 450 answers. No hyperparameter is
-chosen: the trainer averages the models of a fixed grid (``train_refusal_classifier.grid``). That
-recipe replaced choosing the grid point by leave-one-model-out inside the two training chatbots,
-which scored lower here (pooled 0.944 / 0.910 for MiniLM); the switch was decided after seeing
-these held-out figures, and the grid's three MiniLM scales and 3e-4 L2 point were added then too,
-so the table is one recipe decision away from a blind test. Rule judges (``refusal``, ``xstest``)
-have nothing to train; note that their patterns, like the learned judge's pattern families, were
-written by people who had read these completions (all three chatbots), so no figure here is a test
-on text nobody had read. Reported per held-out chatbot and pooled over all three:
+Protocol, nested leave one chatbot out: for each chatbot, judges that learn (``learned`` = MiniLM
+variant, ``learned:text`` and the ensemble that contains ``learned``) are trained on the other two
+chatbots' answers only, by ``train_refusal_classifier.train``: stage 1 averages a fixed grid (no
+choice), and stage 2's recipe (its inputs and class weighting) is chosen by leave-one-chatbot-out
+*inside those two* (fitted on one, scored on the other's refusals). Then every judge labels the
+held-out chatbot's 450 answers, which no choice has seen. The recipe each fold chose is printed
+under the table; the ``(previous recipe)`` rows fit the recipe shipped before stage 2 was chosen
+(pattern families, no class weight) on the same folds, for comparison. What is not blind: the
+candidate list and stage 1's grid were written by people who had seen earlier held-out tables, and
+the rule judges' patterns, like the learned judge's pattern families, were written by people who had
+read these completions (all three chatbots), so no figure here is a test on text nobody had read.
+Reported per held-out chatbot and pooled over all three:
 
 * binary agreement: refusal or partial refusal vs full compliance, against ``final_label``;
 * three-class agreement: exact class (the ``refusal`` judge never says "partial").
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from train_refusal_classifier import (
-    CLASSES, EmbeddingCache, Design, Row, judge_with, load_completions, train)
+    CLASSES, EmbeddingCache, Design, Recipe, Row, fit_recipe, judge_with, load_completions, recipes, train)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -63,13 +64,25 @@ def classes(judge: Judge, rows: Sequence[Row]) -> list[int]:
     return [LABEL_CLASS.get(v.label, -1) for v in judge.judge([as_case(r) for r in rows])]
 
 
-def fold_judges(train_design: Design, encoder: EmbeddingCache | None) -> dict[str, Judge]:
-    """Every refusal judge, the learning ones trained on ``train_design`` (two chatbots)."""
-    text = judge_with(train(train_design, "text"), None)
+def fold_judges(train_design: Design, encoder: EmbeddingCache | None,
+                chosen: dict[str, str]) -> dict[str, Judge]:
+    """Every refusal judge, the learning ones trained on ``train_design`` (two chatbots).
+
+    ``learned`` and ``learned:text`` choose their recipe inside ``train_design`` (nested); the
+    ``(previous recipe)`` rows fit the recipe shipped before that choice existed, for comparison."""
+    def learn(variant: str) -> Judge:
+        weights = train(train_design, variant)
+        chosen[variant] = Recipe.from_dict(weights.meta["recipe"]).name
+        return judge_with(weights, encoder)
+
+    text = learn("text")
     judges: dict[str, Judge] = {"refusal": RefusalJudge(), "xstest": XSTestJudge()}
     if encoder is not None:
-        judges["learned"] = judge_with(train(train_design, "minilm"), encoder)
+        judges["learned"] = learn("minilm")
+        judges["learned (previous recipe)"] = judge_with(
+            fit_recipe(train_design, "minilm", recipes("minilm")[0]), encoder)
     judges["learned:text"] = text
+    judges["learned:text (previous recipe)"] = judge_with(fit_recipe(train_design, "text", recipes("text")[0]), None)
     judges["ensemble:refusal+xstest+learned"] = EnsembleJudge(
         [judges["refusal"], judges["xstest"], judges.get("learned", text)], "majority")
     return judges
@@ -113,17 +126,23 @@ def main(argv: list[str] | None = None) -> int:
     design = Design.build(rows, encoder)
     predictions: dict[str, dict[str, list[int]]] = defaultdict(dict)
     truth: dict[str, list[int]] = {}
+    chosen: dict[str, dict[str, str]] = {}
     for held in models:
         mask = design.models == held
         held_rows = [r for r in rows if r.model == held]
         truth[held] = [r.cls for r in held_rows]
-        for name, judge in fold_judges(design.subset(~mask), encoder).items():
+        chosen[held] = {}
+        for name, judge in fold_judges(design.subset(~mask), encoder, chosen[held]).items():
             predictions[name][held] = classes(judge, held_rows)
         print(f"  scored held-out {held}", file=sys.stderr)
     annotator_truth = {m: [a1 for a1, _ in annotations(m)] for m in models}
     for name, per_model in reference_rows(rows, models).items():
         predictions[name] = per_model
     print_table(predictions, truth, annotator_truth, models)
+    print("\nrecipe each training fold chose (leave-one-chatbot-out within its two chatbots):")
+    for held in models:
+        for variant, name in chosen[held].items():
+            print(f"  held out {held:16s} {variant:7s} {name}")
     return 0
 
 

@@ -56,7 +56,7 @@ def test_ensemble_verdict_keeps_member_verdicts_and_leads_with_an_agreeing_membe
 
 def test_spec_builds_members_and_checks_rule_and_size():
     judge = create_judge("ensemble:refusal+xstest+learned?rule=any")
-    assert [m.key for m in judge.members] == ["refusal@1", "xstest@1", "learned@2"] and judge.rule_name == "any"
+    assert [m.key for m in judge.members] == ["refusal@1", "xstest@1", "learned@3"] and judge.rule_name == "any"
     for bad, message in [("ensemble:refusal", "at least two"), ("ensemble:refusal+xstest?rule=majorty", "did you mean 'majority'"),
                          ("ensemble:refusal+nosuch", "unknown judge 'nosuch'"),
                          ("ensemble:refusal+ensemble:a+b", "cannot contain an ensemble"),

@@ -312,3 +312,16 @@ def test_guard_with_unknown_model_name_is_one_clear_error():
 def test_scripted_guard_verdicts_are_json_serialisable(tmp_path):
     [verdict] = scripted_judge(tmp_path, "md-judge", "unsafe\nO5").judge([(case(), answer("Do it like so"))])
     assert json.loads(json.dumps(verdict.__dict__, default=str))["raw"] == "unsafe\nO5"
+
+
+@pytest.mark.parametrize("name", ["wildguard", "llama-guard-3", "proguard", "md-judge", "harmbench-cls", "xstest"])
+def test_scripted_every_model_judge_takes_a_budget_option_named_in_its_key(tmp_path, name):
+    path = tmp_path / "judge.yaml"
+    path.write_text(yaml.safe_dump({"rules": [], "default": "safe"}), encoding="utf-8")
+    judge = create_judge(f"{name}:scripted:{path}?max_new_tokens=7")
+    assert judge.generation.max_new_tokens == 7 and "max_new_tokens=7" in judge.key
+    assert judge.model_spec == f"scripted:{path}"  # the option is the judge's, not the model's
+    default = create_judge(f"{name}:scripted:{path}")
+    assert "max_new_tokens" not in default.key and default.key != judge.key
+    with pytest.raises(SpecError, match=f"judge {name!r}: max_new_tokens must be a whole number >= 1, got '0'"):
+        create_judge(f"{name}:scripted:{path}?max_new_tokens=0")

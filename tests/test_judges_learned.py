@@ -43,10 +43,14 @@ def test_shipped_weights_are_small_attributed_and_match_the_features(variant):
     assert data["hand_features"] == list(FEATURE_NAMES)
     assert "CC-BY-4.0" in data["source"] and "exaggerated-safety" in data["source"]
     assert data["meta"]["trained_on"] == ["gpt4", "llama2new", "mistralinstruct"]
-    assert len(data["meta"]["params"]["averaged_grid"]) == (27 if variant == "minilm" else 9)
+    assert len(data["meta"]["refused_grid"]) == (27 if variant == "minilm" else 9)
+    assert data["meta"]["recipe"] in [r.to_dict() for r in training_module().recipes(variant)]
     weights = shipped_weights(variant)
     assert len(weights.refused.embedding) == (768 if variant == "minilm" else 0)
-    assert not weights.partial.ngram and not weights.partial.embedding
+    assert weights.refused.blocks == (("whole", "opening") if variant == "minilm" else ())
+    assert len(weights.partial.embedding) == 384 * len(weights.partial.blocks) and not weights.partial.ngram
+    if variant == "text":
+        assert not weights.blocks  # the text variant never loads an encoder
     # coefficients only: the n-gram keys are 1-3 word snippets, never sentences of the data
     assert max(len(gram.split()) for gram in data["refused"]["ngram"]) <= 3
 
@@ -72,14 +76,14 @@ def test_text_variant_on_clear_answers(text, label, safe):
     [verdict] = create_judge("learned:text").judge([(case(Expect.COMPLY), Response(text, 9, "stop", 0.0, "fp"))])
     assert (verdict.label, verdict.safe) == (label, safe)
     if safe is not Safety.UNKNOWN:
-        assert verdict.judge == "learned[text]@2" and verdict.rationale.startswith("p(refusal)=")
+        assert verdict.judge == "learned[text]@3" and verdict.rationale.startswith("p(refusal)=")
         assert 0.0 <= verdict.score <= 1.0
 
 
 @needs_minilm
 def test_spec_variants_the_default_is_minilm():
-    assert create_judge("learned").key == create_judge("learned:minilm").key == "learned@2"
-    assert create_judge("learned:text").key == "learned[text]@2"
+    assert create_judge("learned").key == create_judge("learned:minilm").key == "learned@3"
+    assert create_judge("learned:text").key == "learned[text]@3"
     with pytest.raises(SpecError, match="':minilm', ':text' or nothing"):
         create_judge("learned:bert")
 
@@ -88,16 +92,17 @@ def test_default_falls_back_to_text_with_a_warning_without_the_embeddings(monkey
     monkeypatch.setattr(learned, "embeddings_available", lambda: False)
     with pytest.warns(UserWarning, match=r"learned\[text\]"):
         judge = create_judge("learned")
-    assert judge.key == "learned[text]@2" and not judge.weights.refused.embedding
+    assert judge.key == "learned[text]@3" and not judge.weights.refused.embedding
 
 
 def test_averaged_stage_gives_the_mean_logit_of_its_members():
     """The trainer ships the grid's models as one linear model: its logit is their mean logit."""
     train = training_module()
-    a = Stage(0.5, tuple([0.2] * len(FEATURE_NAMES)), {"i can't": 2.0, "sure": -1.0}, (0.1, -0.3))
-    b = Stage(-0.1, tuple([0.6] * len(FEATURE_NAMES)), {"i can't": 1.0, "sorry": 0.4}, (0.5, 0.1))
+    blocks = ("whole", "opening")
+    a = Stage(0.5, tuple([0.2] * len(FEATURE_NAMES)), {"i can't": 2.0, "sure": -1.0}, (0.1, -0.3), blocks)
+    b = Stage(-0.1, tuple([0.6] * len(FEATURE_NAMES)), {"i can't": 1.0, "sorry": 0.4}, (0.5, 0.1), blocks)
     mean = train.average_stages([a, b])
-    hand, grams, vector = [1.0] * len(FEATURE_NAMES), {"i can't", "sorry", "sure"}, [1.0, 2.0]
+    hand, grams, vector = [1.0] * len(FEATURE_NAMES), {"i can't", "sorry", "sure"}, {"whole": [1.0], "opening": [2.0]}
     def logit(stage):
         return stage.bias + sum(stage.contributions(hand, grams, vector).values())
     assert logit(mean) == pytest.approx((logit(a) + logit(b)) / 2)
@@ -110,12 +115,56 @@ def test_runtime_judge_reproduces_the_trainers_predictions():
     train = training_module()
     rows = [r for i, r in enumerate(train.load_completions(COMPLETIONS)) if i % 9 == 0]
     design = train.Design.build(rows, None)
-    weights = train.fit(design, train.Params(l2=1e-3, ngram_scale=0.3, embedding_scale=0.0), "text")
+    weights = train.fit_recipe(design, "text", train.Recipe((), "sqrt"))
     judge = LearnedRefusalJudge(weights)
     runtime = [["compliance", "refusal", "partial_refusal"].index(cls)
                for cls, _, _ in judge.classify([r.prompt for r in rows], [r.completion for r in rows])]
     assert runtime == train.predict(weights, design).tolist()
     assert train.agreement(train.predict(weights, design), design.y)[0] > 0.9
+
+
+class LookupEncoder:
+    """Plumbing fake for the MiniLM encoder: fixed pseudo-random unit vectors per text (no model)."""
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = []
+        for text in texts:
+            seed = int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") ^ len(text)
+            vector = np.random.default_rng(seed).normal(size=384)
+            out.append((vector / np.linalg.norm(vector)).tolist())
+        return out
+
+
+@needs_data
+def test_runtime_judge_reads_every_embedding_block_like_the_trainer_lookup_encoder():
+    """Both stages reading embeddings (stage 2 the opening and the rest): the runtime judge embeds each
+    block of each answer as the trainer did, so its classes equal the trainer's vectorised ones."""
+    train = training_module()
+    rows = [r for i, r in enumerate(train.load_completions(COMPLETIONS)) if i % 5 == 0]
+    encoder = LookupEncoder()
+    design = train.Design.build(rows, encoder)
+    assert set(design.blocks) == {"whole", "opening", "rest"}
+    weights = train.fit_recipe(design, "minilm", train.Recipe(("opening", "rest"), "sqrt"))
+    assert weights.partial.blocks == ("opening", "rest") and weights.blocks == ("whole", "opening", "rest")
+    judge = LearnedRefusalJudge(weights)
+    judge._encoder = encoder
+    runtime = [["compliance", "refusal", "partial_refusal"].index(cls)
+               for cls, _, _ in judge.classify([r.prompt for r in rows], [r.completion for r in rows])]
+    assert runtime == train.predict(weights, design).tolist()
+    assert 2 in runtime  # stage 2 decided something, so its embedding part was exercised
+
+
+def test_stage_blocks_round_trip_and_unknown_blocks_are_refused():
+    stage = Stage(0.1, tuple([0.0] * len(FEATURE_NAMES)), {}, tuple([0.5] * 768), ("opening", "rest"))
+    assert Stage.from_dict(stage.to_dict()) == stage
+    legacy = {"bias": 0.0, "hand": [0.0] * len(FEATURE_NAMES), "embedding": [0.0] * 768}
+    assert Stage.from_dict(legacy).blocks == ("whole", "opening")  # files written before blocks existed
+    with pytest.raises(SpecError, match="unknown embedding blocks"):
+        Stage.from_dict({**stage.to_dict(), "blocks": ["middle", "rest"]})
+    with pytest.raises(SpecError, match="retrain"):
+        Stage.from_dict({**stage.to_dict(), "blocks": ["rest"]})  # 768 weights for one block
 
 
 @needs_data

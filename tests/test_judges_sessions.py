@@ -100,7 +100,7 @@ def test_scripted_ensemble_reports_pairwise_kappa_in_the_json(project):
     result, doc = run(project, judge="ensemble:refusal+xstest+learned?rule=majority")
     assert result.ret == 0, result.stdout.str()
     pairs = {(p["judge_a"], p["judge_b"]): p for p in doc["judge_agreement"]}
-    assert set(pairs) == {("refusal@1", "xstest@1"), ("refusal@1", "learned@2"), ("xstest@1", "learned@2")}
+    assert set(pairs) == {("refusal@1", "xstest@1"), ("refusal@1", "learned@3"), ("xstest@1", "learned@3")}
     assert all(p["n"] == 3 and p["agreement"] == 1.0 and p["kappa"] == 1.0 for p in pairs.values())
     verdicts = [c["record"]["verdict"] for c in doc["cases"]]
     assert sorted(v["label"] for v in verdicts) == ["compliance", "refusal", "refusal"]

@@ -393,7 +393,7 @@ def test_scripted_junit_xml_carries_case_and_gate_properties(project: Project) -
     for props in (long_case, short_case):
         assert props["deepsight.benchmark"] == "advbench"
         assert props["deepsight.category"] == "harmful_behaviors"
-        assert props["deepsight.judge"] == "learned[text]@2"
+        assert props["deepsight.judge"] == "learned[text]@3"
         assert float(props["deepsight.latency_s"]) == 0.0
     assert long_case["deepsight.verdict"] == "compliance"
     assert short_case["deepsight.verdict"] == "refusal"

@@ -70,14 +70,14 @@ def test_plugin_run_on_real_benchmark_prompts(pytester):
     assert document["engine"]["generated"] == 5
     assert all(r["response"]["tokens"] > 0 and r["response"]["text"].strip() for r in records)
     # the shipped default: the learned refusal judge, then the harm judge for answers to harmful prompts
-    assert {r["verdict"]["judge"] for r in records} == {"combined@1(learned@2+harm@2)"}
+    assert {r["verdict"]["judge"] for r in records} == {"combined@1(learned@3+harm@2)"}
     advbench = [r for r in records if r["case"]["benchmark"] == "advbench"]
     assert {r["verdict"]["label"] for r in advbench} <= {"refusal", "harmless_answer", "harmful"}
     for record in advbench:  # both stages' scores are kept
         stages = json.loads(record["verdict"]["raw"])["stages"]
-        assert stages[0]["judge"] == "learned@2"
+        assert stages[0]["judge"] == "learned@3"
         if record["verdict"]["label"] != "refusal":
-            assert [s["judge"] for s in stages] == ["learned@2", "harm@2"]
+            assert [s["judge"] for s in stages] == ["learned@3", "harm@2"]
             assert "p(refusal)=" in record["verdict"]["rationale"] and "p(harmful)=" in record["verdict"]["rationale"]
     first.stdout.fnmatch_lines(["*deepsight safety summary*", "*advbench*harmful_behaviors*3*"])
     assert document["meta"]["device"] == "cpu"  # where the weights ran (tests/test_gpu.py: cuda)

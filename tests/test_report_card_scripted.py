@@ -119,7 +119,7 @@ def test_scripted_chart_has_harm_and_over_refusal_per_category(run: dict[str, An
 
 def test_scripted_card_metadata_names_model_judge_and_data_hashes(run: dict[str, Any]) -> None:
     meta, root = run["results"]["meta"], run["root"]
-    assert meta["backend"] == "scripted" and meta["judges"] == ["learned[text]@2"]
+    assert meta["backend"] == "scripted" and meta["judges"] == ["learned[text]@3"]
     assert meta["fingerprint"].startswith("scripted:")
     benchmarks = {b["name"]: b for b in meta["benchmarks"]}
     csv_hash = hashlib.sha256((root / "data/advbench/harmful_behaviors.csv").read_bytes()).hexdigest()
@@ -196,7 +196,7 @@ def test_scripted_pytest_html_rows_carry_response_and_verdict(pytester: pytest.P
 
     failing = extras("test_suites.py::TestAdvBench::test_case[advbench/harmful_behaviors/2]")
     assert failing["deepsight response"] == f"Sure! RESPONSE-MARK {PAYLOAD}"
-    assert failing["deepsight verdict"].startswith("compliance (safe=no, expected refuse) by learned[text]@2")
+    assert failing["deepsight verdict"].startswith("compliance (safe=no, expected refuse) by learned[text]@3")
     assert extras("test_suites.py::TestAdvBench::test_case[advbench/harmful_behaviors/3]") == {}  # passed
 
 

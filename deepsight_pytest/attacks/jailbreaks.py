@@ -3,7 +3,7 @@
 One row per shrunk counterexample (the record of truth; Hypothesis's example database is not)::
 
     {"goal": "...", "chain": ["base64"], "prompt": "<the mutated user message>",
-     "response": "...", "verdict": "compliance", "judge": "learned@2", "model": "<fingerprint>",
+     "response": "...", "verdict": "compliance", "judge": "learned@3", "model": "<fingerprint>",
      "benchmark": "advbench", "category": "harmful_behaviors", "case": "12", "attack_of": "..."}
 
 ``goal``, ``chain`` and ``prompt`` are required; ``prompt`` is what a replay sends (the chat

@@ -28,7 +28,6 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import SpecError
 from ..records import Case, Message, Response, Verdict
 from ..registry import Registry
 from .base import COMPLIED, REFUSED, harm_verdict, refusal_verdict, unknown
@@ -188,19 +187,15 @@ class RubricJudge(ModelJudge):
 
     id = "llm"
     version = "2"  # 2: declared-verdict parsers (first word for jailbreakbench, last #scores block)
-    own_options = frozenset({"rubric", "max_new_tokens"})
+    own_options = frozenset({"rubric"})  # and every model judge's max_new_tokens
 
     def check_options(self) -> None:
         self.rubric = RUBRICS.get(self.options.get("rubric", "strongreject"))
-        budget = self.options.get("max_new_tokens", str(self.rubric.max_new_tokens))
-        if not budget.isdigit() or int(budget) < 1:
-            raise SpecError(f"judge 'llm': max_new_tokens must be a whole number >= 1, got {budget!r}")
-        self.max_new_tokens = int(budget)
+        self.max_new_tokens = self.rubric.max_new_tokens  # ?max_new_tokens= overrides it (ModelJudge)
 
     @property
     def variant(self) -> str:
-        budget = self.options.get("max_new_tokens")
-        return self.rubric.name + (f",max_new_tokens={budget}" if budget else "")
+        return self.rubric.name
 
     def prompt(self, case: Case, response: Response) -> str:
         return self.chat(self.rubric.messages(case, response))

@@ -22,6 +22,9 @@ from ..records import Case, Message, Response, Verdict
 from .base import Judge, JudgeSpec, empty, unknown
 
 BATCH_SIZE = 8
+#: Every model judge's own option: its generation budget (``wildguard:smollm2?max_new_tokens=16``),
+#: named in the verdict key so a shorter budget never reuses verdicts of a longer one.
+BUDGET_OPTION = "max_new_tokens"
 
 
 class ModelJudge(Judge):
@@ -30,6 +33,8 @@ class ModelJudge(Judge):
     default_model: str | None = None  # the upstream checkpoint, used when no model is given
     max_new_tokens: int = 32
     own_options: frozenset[str] = frozenset()
+    #: the prompt is the upstream raw string with its special tokens, not the judge model's chat template
+    raw_prompt: bool = False
 
     def __init__(self, model_spec: str, options: dict[str, str] | None = None,
                  model: ModelBackend | None = None, context: ModelContext | None = None) -> None:
@@ -38,11 +43,17 @@ class ModelJudge(Judge):
         self._model = model
         self.context = context  # the run's: an openai: judge reads its key from --safety-api-key-env
         self.check_options()
+        budget = self.options.get(BUDGET_OPTION)
+        if budget is not None:
+            if not budget.isdigit() or int(budget) < 1:
+                raise SpecError(f"judge {self.id!r}: max_new_tokens must be a whole number >= 1, got {budget!r}")
+            self.max_new_tokens = int(budget)
 
     @classmethod
     def from_spec(cls, spec: JudgeSpec) -> "ModelJudge":
-        own = {k: v for k, v in spec.options.items() if k in cls.own_options}
-        rest = {k: v for k, v in spec.options.items() if k not in cls.own_options}
+        mine = cls.own_options | {BUDGET_OPTION}
+        own = {k: v for k, v in spec.options.items() if k in mine}
+        rest = {k: v for k, v in spec.options.items() if k not in mine}
         model = spec.arg or cls.default_model
         if not model:
             raise SpecError(f"judge {spec.name!r} needs a judge model, e.g. --judge {spec.name}:smollm2")
@@ -67,7 +78,9 @@ class ModelJudge(Judge):
 
     @property
     def key(self) -> str:
-        variant = f"[{self.variant}]" if self.variant else ""
+        budget = self.options.get(BUDGET_OPTION)
+        parts = [p for p in (self.variant, budget and f"max_new_tokens={budget}") if p]
+        variant = f"[{','.join(parts)}]" if parts else ""
         return f"{self.id}{variant}@{self.version}({self.model_spec}#{self.model.fingerprint})"
 
     @property
@@ -94,6 +107,7 @@ class ModelJudge(Judge):
             else:
                 verdicts[index] = skip
         if todo:
+            self.check_backend()
             prompts = [self.prompt(*items[i]) for i in todo]
             outputs = self.model.generate(prompts, self.generation, BATCH_SIZE)
             for index, output in zip(todo, outputs):
@@ -101,6 +115,13 @@ class ModelJudge(Judge):
                 verdicts[index] = (unknown(self.key, f"judge model failed: {output.error}", output.text)
                                    if output.error else self.decide(case, response, output.text))
         return [v for v in verdicts if v is not None]
+
+    def check_backend(self) -> None:
+        """A raw prompt cannot go to a chat endpoint (it takes messages): one clear error, not a traceback."""
+        if self.raw_prompt and getattr(getattr(self.model, "options", None), "mode", None) == "chat":
+            raise SpecError(f"judge {self.id!r} sends its upstream raw prompt (special tokens included), which an "
+                            f"OpenAI-compatible chat endpoint cannot take: add ?mode=completion to its model "
+                            f"({self.model_spec})")
 
     def precheck(self, case: Case, response: Response) -> Verdict | None:
         """A verdict that needs no judge model (an empty answer), else None."""

@@ -75,6 +75,7 @@ class HarmBenchClassifier(ModelJudge):
     version = "1"
     default_model = "hf:cais/HarmBench-Llama-2-13b-cls"
     max_new_tokens = 1
+    raw_prompt = True
 
     def prompt(self, case: Case, response: Response) -> str:
         behavior, context = behavior_and_context(case)

@@ -83,6 +83,7 @@ class LlamaGuard3(ModelJudge):
     version = "1"
     default_model = "hf:meta-llama/Llama-Guard-3-8B"
     max_new_tokens = 20
+    raw_prompt = True
     wrap = LLAMA3_WRAP
 
     def prompt(self, case: Case, response: Response) -> str:

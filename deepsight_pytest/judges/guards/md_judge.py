@@ -86,6 +86,7 @@ class MDJudge(ModelJudge):
     version = "1"
     default_model = "hf:OpenSafetyLab/MD-Judge-v0.1"
     max_new_tokens = 32
+    raw_prompt = True
 
     def prompt(self, case: Case, response: Response) -> str:
         return build_prompt(case.prompt, response.text)

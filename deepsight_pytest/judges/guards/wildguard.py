@@ -69,6 +69,7 @@ class WildGuard(ModelJudge):
     version = "2"  # 2: the answer keys are checked
     default_model = "hf:allenai/wildguard"
     max_new_tokens = 128
+    raw_prompt = True
 
     def prompt(self, case: Case, response: Response) -> str:
         return build_prompt(case.prompt, response.text)
