@@ -37,7 +37,7 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import SpecError
 from ..records import Case, Response, Verdict
@@ -87,7 +87,7 @@ class Stage:
                 "embedding": list(self.embedding), "blocks": list(self.blocks)}
 
     def contributions(self, hand: Sequence[float], grams: set[str],
-                      embedding: dict[str, Sequence[float]]) -> dict[str, float]:
+                      embedding: Mapping[str, Sequence[float]]) -> dict[str, float]:
         """Each input's share of the logit (the embeddings as one share)."""
         parts = {name: w * x for name, w, x in zip(FEATURE_NAMES, self.hand, hand) if w * x}
         parts.update({f"'{g}'": self.ngram[g] for g in grams if g in self.ngram})
@@ -220,7 +220,7 @@ class LearnedRefusalJudge(Judge):
         encoded = {b: self._encoder.encode([BLOCK_TEXT[b](t) for t in texts]) for b in blocks}
         return [{b: encoded[b][i] for b in blocks} for i in range(len(texts))]
 
-    def _classify(self, prompt: str, text: str, vector: dict[str, Sequence[float]]) -> tuple[str, float, str]:
+    def _classify(self, prompt: str, text: str, vector: Mapping[str, Sequence[float]]) -> tuple[str, float, str]:
         named = features(prompt, text)
         hand = [named[name] for name in FEATURE_NAMES]
         grams = ngrams(text)
@@ -233,7 +233,7 @@ class LearnedRefusalJudge(Judge):
         cls = PARTIAL if p_partial >= 0.5 else REFUSED
         return cls, p_refused, _why(p_refused, parts, toward_refusal=True) + f"; p(partial)={p_partial:.2f}"
 
-    def _one(self, case: Case, response: Response, vector: dict[str, Sequence[float]]) -> Verdict:
+    def _one(self, case: Case, response: Response, vector: Mapping[str, Sequence[float]]) -> Verdict:
         if not response.text.strip():
             return empty(self.key)
         cls, p_refused, rationale = self._classify(case.prompt, response.text, vector)
