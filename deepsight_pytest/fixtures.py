@@ -88,7 +88,6 @@ def judge(request: pytest.FixtureRequest) -> Judge:
     return session.engine.judge(session.settings.judge)
 
 
-@pytest.fixture
 def safety_needs_images(request: pytest.FixtureRequest) -> None:
     """Skip, saying why, when the model cannot see images and ``--safety-text-only`` is not given:
     for suites of image cases that should neither error on a text model nor run as text unasked

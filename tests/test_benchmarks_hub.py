@@ -142,6 +142,6 @@ def test_suite_hub_argument_reaches_the_loader(tmp_path):
     repo = alert_repo(tmp_path / "hub")
     # the fields of Settings that planning reads
     settings = SimpleNamespace(data_dir=tmp_path / "empty", sample=None, seed=0, judge="refusal",
-                               max_new_tokens=8, threshold=None, shard=None)
+                               max_new_tokens=8, threshold=None, shard=None, text_only=False)
     plan = plan_suite(SuiteSpec("alert", hub=str(repo)), settings)
     assert len(plan.cases) == 4 and plan.judge == "refusal"
