@@ -55,7 +55,9 @@ class AttackRunner:
         key = (param.suite, param.config, param.guard)
         if key not in self.oracles:
             target = wrap(engine.model, param.guard) if param.guard else None
-            oracle = Oracle(lambda cases: engine.produce(cases, plan.judge, plan.max_new_tokens, model=target))
+            label = f"{plan.benchmark.name} attack search"  # the progress line's name for its rounds
+            oracle = Oracle(lambda cases: engine.produce(cases, plan.judge, plan.max_new_tokens, model=target,
+                                                         label=label))
             wanted = self.needed.get(key) or {c.uid for c in plan.cases}
             searched = [c for c in plan.cases if c.uid in wanted]
             prefetch(oracle, param.config, searched, max(1, state.settings.batch_size))
