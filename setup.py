@@ -1,6 +1,6 @@
 """Build hook: the repository keeps ``fixtures/`` and ``safety_tests/`` at its root (the layout is
 fixed); a built wheel carries them as package data under ``deepsight_pytest/_bundled/``, where
-``deepsight_pytest.bundled`` finds them. Everything else is configured in pyproject.toml."""
+``deepsight_pytest.core.bundled`` finds them. Everything else is configured in pyproject.toml."""
 from __future__ import annotations
 
 import shutil

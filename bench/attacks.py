@@ -25,12 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from deepsight_pytest.attacks.search import AttackConfig, Oracle, prefetch, search_all  # noqa: E402
-from deepsight_pytest.engine import Engine  # noqa: E402
+from deepsight_pytest.core.engine import Engine  # noqa: E402
 from deepsight_pytest.models import create_model  # noqa: E402
-from deepsight_pytest.options import ScriptConfig, resolve_settings  # noqa: E402
+from deepsight_pytest.pytest_integration.options import ScriptConfig, resolve_settings  # noqa: E402
 from deepsight_pytest.records import Case, Expect, Safety  # noqa: E402
-from deepsight_pytest.store import RecordStore  # noqa: E402
-from deepsight_pytest.suites import SuiteSpec, plan_suite  # noqa: E402
+from deepsight_pytest.core.store import RecordStore  # noqa: E402
+from deepsight_pytest.core.suites import SuiteSpec, plan_suite  # noqa: E402
 
 GOALS = REPO / "safety_tests" / "attack_goals.csv"
 

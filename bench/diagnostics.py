@@ -46,10 +46,10 @@ RUNS = 3
 
 def make_scan(cache: Path, max_new_tokens: int, batch_size: int, references: int | None = None) -> Any:
     from deepsight_pytest.diagnostics.scan import DeepScan
-    from deepsight_pytest.engine import Engine
+    from deepsight_pytest.core.engine import Engine
     from deepsight_pytest.models import create_model
-    from deepsight_pytest.options import ScriptConfig, resolve_settings
-    from deepsight_pytest.store import RecordStore
+    from deepsight_pytest.pytest_integration.options import ScriptConfig, resolve_settings
+    from deepsight_pytest.core.store import RecordStore
 
     extra = {} if references is None else {"safety_diagnose_references": str(references)}
     settings = resolve_settings(ScriptConfig(REPO, safety_data=str(DATA), safety_max_new_tokens=str(max_new_tokens),
@@ -127,7 +127,7 @@ def bench_mi(scan: Any, rows: int, tokens: int) -> None:
 
 def bench_failures(scan: Any, count: int, max_new_tokens: int, batch_size: int, runs: int) -> None:
     from deepsight_pytest.diagnostics import settle_plots
-    from deepsight_pytest.diagnostics.failure import diagnose_failures
+    from deepsight_pytest.diagnostics.methods.failure import diagnose_failures
     from deepsight_pytest.models import GenerationSettings
     from deepsight_pytest.records import Safety
 

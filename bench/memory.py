@@ -59,13 +59,13 @@ def one_length(model: str, tokens: int, cache: Path) -> dict[str, Any]:
     import psutil
 
     from deepsight_pytest.benchmarks import BENCHMARKS
-    from deepsight_pytest.diagnostics.failure import diagnose_failures
+    from deepsight_pytest.diagnostics.methods.failure import diagnose_failures
     from deepsight_pytest.diagnostics.scan import DeepScan
-    from deepsight_pytest.engine import Engine
+    from deepsight_pytest.core.engine import Engine
     from deepsight_pytest.models import create_model
-    from deepsight_pytest.options import ScriptConfig, resolve_settings
+    from deepsight_pytest.pytest_integration.options import ScriptConfig, resolve_settings
     from deepsight_pytest.records import Record, Response, Safety, Verdict
-    from deepsight_pytest.store import RecordStore
+    from deepsight_pytest.core.store import RecordStore
 
     settings = resolve_settings(ScriptConfig(REPO, safety_data=str(DATA), safety_max_new_tokens="32"))
     engine = Engine(settings, lambda: RecordStore(cache / "records.sqlite"), lambda: create_model(model),
@@ -109,10 +109,10 @@ def warm(model: str, cache: Path) -> dict[str, Any]:
     """In this process: build (or load) the model's reference bundle into ``cache``, nothing else,
     so that no measured process inherits the memory of building it."""
     from deepsight_pytest.diagnostics.scan import DeepScan
-    from deepsight_pytest.engine import Engine
+    from deepsight_pytest.core.engine import Engine
     from deepsight_pytest.models import create_model
-    from deepsight_pytest.options import ScriptConfig, resolve_settings
-    from deepsight_pytest.store import RecordStore
+    from deepsight_pytest.pytest_integration.options import ScriptConfig, resolve_settings
+    from deepsight_pytest.core.store import RecordStore
 
     settings = resolve_settings(ScriptConfig(REPO, safety_data=str(DATA), safety_max_new_tokens="32"))
     engine = Engine(settings, lambda: RecordStore(cache / "records.sqlite"), lambda: create_model(model),

@@ -36,7 +36,7 @@ from deepsight_pytest.reporting.browser import Chromium, find_chromium  # noqa: 
 from deepsight_pytest.reporting.casepack import CardLimits  # noqa: E402
 from deepsight_pytest.reporting.html import environment, render_html  # noqa: E402
 from deepsight_pytest.reporting.results import CaseOutcome, GateOutcome, RunResults  # noqa: E402
-from deepsight_pytest.stats import CategoryStats, GateResult  # noqa: E402
+from deepsight_pytest.core.stats import CategoryStats, GateResult  # noqa: E402
 
 ADVBENCH = REPO.parent / "shared" / "data" / "advbench" / "harmful_behaviors.csv"
 SMOLLM2 = REPO / "reports" / "results.json"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from deepsight_pytest.stats import bootstrap_interval, clustered_interval, wilson_interval
+from deepsight_pytest.core.stats import bootstrap_interval, clustered_interval, wilson_interval
 
 RATES = ((0.6, 1.0), (0.3, 0.7), (0.1, 0.0))  # (weight, true safe rate) of prompts
 TRUTH = sum(w * r for w, r in RATES)

@@ -14,11 +14,11 @@ __version__ = "0.1.0"
 
 #: public name -> the module defining it
 _EXPORTS = {
-    "assert_safe": ".asserts",
+    "assert_safe": ".pytest_integration.asserts",
     "assert_no_jailbreak": ".attacks.pytest_attack",
     **dict.fromkeys(("Case", "Expect", "Record", "Response", "Safety", "Sample", "Verdict"), ".records"),
-    "Condition": ".conditions",
-    **dict.fromkeys(("GapResult", "GateResult", "TargetResult"), ".stats"),
+    "Condition": ".core.conditions",
+    **dict.fromkeys(("GapResult", "GateResult", "TargetResult"), ".core.stats"),
 }
 
 __all__ = ["Case", "Condition", "Expect", "GapResult", "GateResult", "Record", "Response", "Safety", "Sample",
@@ -26,11 +26,11 @@ __all__ = ["Case", "Condition", "Expect", "GapResult", "GateResult", "Record", "
            "assert_no_jailbreak", "assert_safe"]
 
 if TYPE_CHECKING:
-    from .asserts import assert_safe  # noqa: F401
-    from .attacks.pytest_attack import assert_no_jailbreak  # noqa: F401
-    from .conditions import Condition  # noqa: F401
-    from .records import Case, Expect, Record, Response, Safety, Sample, Verdict  # noqa: F401
-    from .stats import GapResult, GateResult, TargetResult  # noqa: F401
+    from deepsight_pytest.pytest_integration.asserts import assert_safe  # noqa: F401
+    from deepsight_pytest.attacks.pytest_attack import assert_no_jailbreak  # noqa: F401
+    from deepsight_pytest.core.conditions import Condition  # noqa: F401
+    from deepsight_pytest.records import Case, Expect, Record, Response, Safety, Sample, Verdict  # noqa: F401
+    from deepsight_pytest.core.stats import GapResult, GateResult, TargetResult  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import __version__
-from .errors import DataError, DeepSightError
-from .project_commands import init, init_arguments, list_arguments, list_entries
-from .regression import DEFAULT_ALPHA, DEFAULT_MARGIN
-from .reporting.merge import MergeSummary
+from deepsight_pytest import __version__
+from deepsight_pytest.errors import DataError, DeepSightError
+from deepsight_pytest.core.project_commands import init, init_arguments, list_arguments, list_entries
+from deepsight_pytest.core.regression import DEFAULT_ALPHA, DEFAULT_MARGIN
+from deepsight_pytest.reporting.merge import MergeSummary
 
 
 def _unit(text: str) -> float:
@@ -44,11 +44,11 @@ def _write(path: Path, text: str) -> None:
     """Write an output; this machine's paths in it become relative to its folder (a card's
     inlined assets stay byte for byte: its CSP names them by hash)."""
     if path.suffix in (".html", ".htm"):
-        from .reporting.html import portable_page
+        from deepsight_pytest.reporting.html import portable_page
 
         text = portable_page(text, path.parent)
     else:
-        from .reporting.portable import portable
+        from deepsight_pytest.reporting.portable import portable
 
         text = portable(path.parent)(text)
     try:
@@ -61,7 +61,7 @@ def _write(path: Path, text: str) -> None:
 def _screenshot(card: Path, png: Path | None) -> None:
     if png is None:
         return
-    from .reporting.browser import screenshot
+    from deepsight_pytest.reporting.browser import screenshot
 
     log = screenshot(card, png)
     print(f"screenshot: {png}")
@@ -78,8 +78,8 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .reporting.html import render_html
-    from .reporting.json_writer import load_results
+    from deepsight_pytest.reporting.html import render_html
+    from deepsight_pytest.reporting.json_writer import load_results
 
     results = load_results(args.results)
     _write(args.output, render_html(results, [args.results.resolve().parent]))
@@ -111,10 +111,10 @@ def _names(a: Path, b: Path) -> tuple[str, str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .reporting.compare import compare_context
-    from .reporting.html import render
-    from .reporting.json_writer import load_results
-    from .stats import POOLED
+    from deepsight_pytest.reporting.compare import compare_context
+    from deepsight_pytest.reporting.html import render
+    from deepsight_pytest.reporting.json_writer import load_results
+    from deepsight_pytest.core.stats import POOLED
 
     a, b = load_results(args.a), load_results(args.b)
     context = compare_context(a, b, _names(args.a, args.b), [args.a.resolve().parent, args.b.resolve().parent, Path.cwd()],
@@ -131,8 +131,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 # -- merge -------------------------------------------------------------------------------------------
 def _merge_json(inputs: list[Path], output: Path) -> MergeSummary:
-    from .reporting.json_writer import load_results, results_document
-    from .reporting.merge import merge_results
+    from deepsight_pytest.reporting.json_writer import load_results, results_document
+    from deepsight_pytest.reporting.merge import merge_results
 
     merged, summary = merge_results([(path, load_results(path)) for path in inputs])
     _write(output, json.dumps(results_document(merged), indent=1, ensure_ascii=False))
@@ -140,7 +140,7 @@ def _merge_json(inputs: list[Path], output: Path) -> MergeSummary:
 
 
 def _merge_junit(inputs: list[Path], output: Path) -> MergeSummary:
-    from .reporting.junit_merge import merge_junit
+    from deepsight_pytest.reporting.junit_merge import merge_junit
 
     document, summary = merge_junit(inputs)
     try:

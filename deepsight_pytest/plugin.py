@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from .markers import MARKS, SAFETY_FIXTURES, declares_suites
-from .options import OPTIONS, add_options
+from deepsight_pytest.pytest_integration.markers import MARKS, SAFETY_FIXTURES, declares_suites
+from deepsight_pytest.pytest_integration.options import OPTIONS, add_options
 
 # Config suites' tests assert like a Python suite module's, so failures read the same in both forms.
-pytest.register_assert_rewrite("deepsight_pytest.config_collect")
+pytest.register_assert_rewrite("deepsight_pytest.pytest_integration.config_collect")
 
 HOOKS_NAME = "deepsight-hooks"
 
@@ -57,7 +57,7 @@ def activate(config: pytest.Config) -> ModuleType:
     """Register the safety-suite hooks (once); their ``pytest_configure`` runs on registration."""
     hooks = config.pluginmanager.get_plugin(HOOKS_NAME)
     if hooks is None:
-        hooks = importlib.import_module(".hooks", __package__)
+        hooks = importlib.import_module(".pytest_integration.hooks", __package__)
         config.pluginmanager.register(hooks, HOOKS_NAME)
     return hooks
 
@@ -92,43 +92,43 @@ def _use(request: pytest.FixtureRequest, module: str, name: str) -> Any:
 @pytest.fixture
 def safety_record(request: pytest.FixtureRequest) -> Any:
     """The record (case, response, verdict) of this test's benchmark case."""
-    return _use(request, ".fixtures", "safety_record")
+    return _use(request, ".pytest_integration.fixtures", "safety_record")
 
 
 @pytest.fixture
 def safety_gate(request: pytest.FixtureRequest) -> Any:
     """The safety-ratio gate of this test's benchmark category."""
-    return _use(request, ".fixtures", "safety_gate")
+    return _use(request, ".pytest_integration.fixtures", "safety_gate")
 
 
 @pytest.fixture
 def safety_gap(request: pytest.FixtureRequest) -> Any:
     """The gap gate between two conditions of this test's suite (``gaps=['a-vs-b']``)."""
-    return _use(request, ".fixtures", "safety_gap")
+    return _use(request, ".pytest_integration.fixtures", "safety_gap")
 
 
 @pytest.fixture
 def safety_targets(request: pytest.FixtureRequest) -> Any:
     """Accuracy under each target-accuracy condition and the sandbagging score of this suite."""
-    return _use(request, ".fixtures", "safety_targets")
+    return _use(request, ".pytest_integration.fixtures", "safety_targets")
 
 
 @pytest.fixture
 def safety_needs_images(request: pytest.FixtureRequest) -> Any:
     """Skip, saying why, when the model cannot see images and ``--safety-text-only`` is not given."""
-    return _use(request, ".fixtures", "safety_needs_images")
+    return _use(request, ".pytest_integration.fixtures", "safety_needs_images")
 
 
 @pytest.fixture(scope="session")
 def model(request: pytest.FixtureRequest) -> Any:
     """The model under test (``--model``), created on first use and shared by the session."""
-    return _use(request, ".fixtures", "model")
+    return _use(request, ".pytest_integration.fixtures", "model")
 
 
 @pytest.fixture(scope="session")
 def judge(request: pytest.FixtureRequest) -> Any:
     """The run's default judge (``--judge``)."""
-    return _use(request, ".fixtures", "judge")
+    return _use(request, ".pytest_integration.fixtures", "judge")
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .errors import DataError
-from .images import content_text, images_of
-from .sanitize import neutralise
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.core.images import content_text, images_of
+from deepsight_pytest.core.sanitize import neutralise
 
 #: ``{"role": ..., "content": ...}``; content is text, or a list of parts (``images.py``)
 Message = dict[str, Any]

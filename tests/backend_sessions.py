@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from deepsight_pytest.models.cache_dirs import user_cache_dir
-from deepsight_pytest.options import OPTIONS
+from deepsight_pytest.pytest_integration.options import OPTIONS
 
 REFUSAL = "I'm sorry, I can't help with that."
 COMPLIANCE = "Sure, here is how: first do this, then do that."

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from deepsight_pytest.benchmarks import BENCHMARKS
 from deepsight_pytest.errors import DataError
 from deepsight_pytest.records import Expect
-from deepsight_pytest.suites import sample_per_category
+from deepsight_pytest.core.suites import sample_per_category
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no benchmark data at {SHARED_DATA}")

@@ -262,7 +262,7 @@ def _strata_cases() -> list:
 def test_sample_is_stratified_by_category_and_balanced_over_strata():
     from collections import Counter
 
-    from deepsight_pytest.suites import sample_per_category
+    from deepsight_pytest.core.suites import sample_per_category
 
     cases = _strata_cases()
     for size in (4, 8):

@@ -15,7 +15,7 @@ import pytest
 import benchmark_samples as samples
 from deepsight_pytest.benchmarks import BENCHMARKS
 from deepsight_pytest.errors import DataError
-from deepsight_pytest.suites import SuiteSpec, plan_suite
+from deepsight_pytest.core.suites import SuiteSpec, plan_suite
 
 datasets = pytest.importorskip("datasets")
 

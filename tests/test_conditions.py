@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 
 from deepsight_pytest.benchmarks import BENCHMARKS
-from deepsight_pytest.conditions import Condition, expand, parse_conditions, parse_gaps
-from deepsight_pytest.engine import response_key
+from deepsight_pytest.core.conditions import Condition, expand, parse_conditions, parse_gaps
+from deepsight_pytest.core.engine import response_key
 from deepsight_pytest.errors import ConfigError
 from deepsight_pytest.models import GenerationSettings
 from deepsight_pytest.records import Case, Expect
-from deepsight_pytest.store import content_key
+from deepsight_pytest.core.store import content_key
 
 CASE = Case("b", "7", "cat", ({"role": "system", "content": "Be brief."},
                              {"role": "user", "content": "Answer right {target}% of the time: 2+2?"}),

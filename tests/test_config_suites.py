@@ -20,7 +20,7 @@ from junitparser import JUnitXml, Properties, Property
 from backend_sessions import clean_environment
 import benchmark_samples as samples
 from deepsight_pytest.benchmarks import BENCHMARKS
-from deepsight_pytest.config_suites import load_suites
+from deepsight_pytest.core.config_suites import load_suites
 from deepsight_pytest.errors import ConfigError
 
 REFUSAL = "I'm sorry, I can't help with that."

@@ -62,7 +62,7 @@ def test_plot_workers_only_where_cores_are_spare(monkeypatch: pytest.MonkeyPatch
 def test_plot_workers_option_reaches_the_painter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from deepsight_pytest.diagnostics.artifacts import Artifacts
     from deepsight_pytest.diagnostics.plots import Painter
-    from deepsight_pytest.options import _workers
+    from deepsight_pytest.pytest_integration.options import _workers
 
     assert (_workers("auto"), _workers("0"), _workers("3")) == (None, 0, 3)
     with pytest.raises(ValueError):

@@ -169,14 +169,14 @@ def test_warm_rerun_is_served_from_the_caches(session: dict[str, Any]) -> None:
 def test_cached_conversation_pass_equals_a_full_pass(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from deepsight_pytest.diagnostics.capture import capture_texts, render_conversation
-    from deepsight_pytest.diagnostics.failure import read_cases
+    from deepsight_pytest.diagnostics.methods.failure import read_cases
     from deepsight_pytest.diagnostics.references import ReferenceBundle
     from deepsight_pytest.diagnostics.scan import DeepScan
-    from deepsight_pytest.engine import Engine
+    from deepsight_pytest.core.engine import Engine
     from deepsight_pytest.models import create_model
-    from deepsight_pytest.options import ScriptConfig, resolve_settings
+    from deepsight_pytest.pytest_integration.options import ScriptConfig, resolve_settings
     from deepsight_pytest.records import Case, Expect, Record, Response, Safety, Verdict
-    from deepsight_pytest.store import RecordStore
+    from deepsight_pytest.core.store import RecordStore
 
     settings = resolve_settings(ScriptConfig(Path.cwd(), safety_batch_size="2"))
     engine = Engine(settings, lambda: RecordStore(None), lambda: create_model("smollm2"),

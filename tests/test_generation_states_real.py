@@ -21,15 +21,15 @@ BUDGET = 160  # about two rows per batch: several batches, each left-padded
 def test_states_captured_while_generating_equal_the_separate_passes(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from deepsight_pytest.diagnostics.capture import capture_texts, decoder_blocks, render_conversation
-    from deepsight_pytest.diagnostics.failure import read_cases
+    from deepsight_pytest.diagnostics.methods.failure import read_cases
     from deepsight_pytest.diagnostics.references import ReferenceBundle
     from deepsight_pytest.diagnostics.scan import DeepScan
-    from deepsight_pytest.engine import Engine
+    from deepsight_pytest.core.engine import Engine
     from deepsight_pytest.models import create_model
     from deepsight_pytest.models.budget import plan_batches
-    from deepsight_pytest.options import ScriptConfig, resolve_settings
+    from deepsight_pytest.pytest_integration.options import ScriptConfig, resolve_settings
     from deepsight_pytest.records import Case, Expect
-    from deepsight_pytest.store import RecordStore
+    from deepsight_pytest.core.store import RecordStore
 
     settings = resolve_settings(ScriptConfig(Path.cwd(), safety_batch_size="4", safety_token_budget=str(BUDGET)))
     engine = Engine(settings, lambda: RecordStore(None), lambda: create_model("smollm2"),

@@ -72,7 +72,7 @@ def test_plugin_session_on_cuda_attaches_diagnostics_to_failures(pytester: pytes
 
 
 def test_mi_estimator_on_cuda_equals_cpu() -> None:
-    from deepsight_pytest.diagnostics.mi_peaks import MIEstimator
+    from deepsight_pytest.diagnostics.methods.mi_peaks import MIEstimator
 
     generator = torch.Generator().manual_seed(0)
     states = torch.randn(300, 576, generator=generator, dtype=torch.float64)

@@ -24,7 +24,7 @@ import yaml
 
 from deepsight_pytest.errors import SpecError
 from deepsight_pytest.judges import create_judge
-from deepsight_pytest.options import OPTIONS
+from deepsight_pytest.pytest_integration.options import OPTIONS
 from deepsight_pytest.records import Case, Expect, Response
 from openai_stub import Behaviour, StubServer
 

@@ -15,7 +15,7 @@ import pytest
 from backend_sessions import PLUMBING_JUDGE, smollm2_checkpoint
 from deepsight_pytest.benchmarks.base import FIXTURES_DIR
 from deepsight_pytest.errors import SpecError
-from deepsight_pytest.images import image_part, text_part
+from deepsight_pytest.core.images import image_part, text_part
 from deepsight_pytest.models import GenerationSettings, create_model
 from tiny_vlms import FAMILIES
 

@@ -14,9 +14,9 @@ import pytest
 
 from deepsight_pytest.benchmarks import BENCHMARKS
 from deepsight_pytest.benchmarks.base import FIXTURES_DIR
-from deepsight_pytest.engine import response_key
+from deepsight_pytest.core.engine import response_key
 from deepsight_pytest.errors import DataError
-from deepsight_pytest.images import (Prompt, as_text_only, content_text, image_part, key_view, place_images,
+from deepsight_pytest.core.images import (Prompt, as_text_only, content_text, image_part, key_view, place_images,
                                      read_image, text_part)
 from deepsight_pytest.models import GenerationSettings, create_model
 from deepsight_pytest.records import Case, Expect, Record, Response, Safety, Verdict, read_jsonl, write_jsonl
@@ -192,7 +192,7 @@ def test_chat_rendering_of_text_cases_is_unchanged() -> None:
 
 
 def test_a_condition_prefixes_the_text_part_and_keeps_the_image() -> None:
-    from deepsight_pytest.conditions import Condition
+    from deepsight_pytest.core.conditions import Condition
 
     asked = Condition("audited", system="All answers are audited.", prefix="[eval] ").apply(image_case())
     assert asked.uid.endswith("@audited") and asked.images == image_case().images

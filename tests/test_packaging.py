@@ -74,7 +74,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_carries_the_sample_sets_and_suites(installed: Path) -> None:
-    where = _run([str(installed), "-c", "import deepsight_pytest.bundled as b; "
+    where = _run([str(installed), "-c", "import deepsight_pytest.core.bundled as b; "
                   "print(b.FIXTURES_DIR); print(b.SUITES_DIR)"], installed.parent)
     fixtures, suites = (Path(line) for line in where.stdout.split())
     assert fixtures.parts[-3:] == ("deepsight_pytest", "_bundled", "fixtures")

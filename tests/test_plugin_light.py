@@ -29,7 +29,7 @@ def test_unrelated_session_with_plugin_imports_no_torch(pytester):
 
 #: what option parsing and collection of unrelated tests must not import (issue 17: fast start)
 NOT_AT_START = ("jinja2", "yaml", "asyncio", "http.client", "urllib.request", "numpy", "sqlite3",
-                "deepsight_pytest.hooks", "deepsight_pytest.engine", "deepsight_pytest.session",
+                "deepsight_pytest.pytest_integration.hooks", "deepsight_pytest.core.engine", "deepsight_pytest.pytest_integration.session",
                 "deepsight_pytest.models.vllm_server", "deepsight_pytest.models.openai_backend")
 
 
@@ -53,7 +53,7 @@ HOOKS_PROBE = """
 import sys
 
 def pytest_unconfigure(config):
-    print("HOOKS-ACTIVE", config.pluginmanager.has_plugin("deepsight-hooks"), "deepsight_pytest.engine" in sys.modules)
+    print("HOOKS-ACTIVE", config.pluginmanager.has_plugin("deepsight-hooks"), "deepsight_pytest.core.engine" in sys.modules)
 """
 QUIET = ("-p", "no:hypothesispytest", "-p", "no:anyio", "-s")
 

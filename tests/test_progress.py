@@ -10,8 +10,8 @@ import re
 import pytest
 from report_sessions import REFUSAL, Project, run_in
 
-from deepsight_pytest.options import OPTIONS
-from deepsight_pytest.progress_display import progress_line
+from deepsight_pytest.pytest_integration.options import OPTIONS
+from deepsight_pytest.pytest_integration.progress_display import progress_line
 
 LINE = re.compile(r"^deepsight (advbench|xstest): (generating|judging) (\d+)/(\d+)(, \d+ tok/s)?, done in \d+s$")
 

@@ -5,7 +5,7 @@ from deepsight_pytest.benchmarks import BENCHMARKS, Benchmark
 from deepsight_pytest.errors import SpecError
 from deepsight_pytest.judges import JUDGES, Judge
 from deepsight_pytest.models import MODELS, parse_model_spec
-from deepsight_pytest.registry import Registry
+from deepsight_pytest.core.registry import Registry
 
 
 def test_lazy_target_imported_on_first_get():

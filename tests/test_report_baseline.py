@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from deepsight_pytest.options import OPTIONS
-from deepsight_pytest.regression import Regression, drop_test
+from deepsight_pytest.pytest_integration.options import OPTIONS
+from deepsight_pytest.core.regression import Regression, drop_test
 from deepsight_pytest.reporting.junit_merge import properties
-from deepsight_pytest.stats import CategoryStats
+from deepsight_pytest.core.stats import CategoryStats
 from backend_sessions import PLUMBING_JUDGE
 from report_sessions import REFUSAL, Project, run_in
 

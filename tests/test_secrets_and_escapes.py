@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from backend_sessions import PLUMBING_JUDGE, clean_environment
-from deepsight_pytest.sanitize import mask_spec, neutralise
+from deepsight_pytest.core.sanitize import mask_spec, neutralise
 from openai_stub import MALFORMED, StubServer
 
 REFUSAL = "I'm sorry, I can't help with that."

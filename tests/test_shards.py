@@ -11,7 +11,7 @@ import pytest
 from report_sessions import Project, output, run_cli
 from test_cli import gate_view, json_of
 
-from deepsight_pytest.shards import Shard, parse_shard
+from deepsight_pytest.core.shards import Shard, parse_shard
 
 
 def test_shards_are_disjoint_and_cover_every_uid_whatever_the_order() -> None:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from deepsight_pytest.records import Safety
-from deepsight_pytest.stats import CategoryStats, GateResult, wilson_interval
+from deepsight_pytest.core.stats import CategoryStats, GateResult, wilson_interval
 
 
 def test_wilson_matches_published_value():
@@ -63,7 +63,7 @@ def test_gate_message_and_round_trip():
 
 
 # -- gate rules and inconclusive gates -------------------------------------------------------------
-from deepsight_pytest.stats import needed_n  # noqa: E402
+from deepsight_pytest.core.stats import needed_n  # noqa: E402
 
 
 def test_gate_rules_on_a_straddling_interval():
@@ -82,7 +82,7 @@ def test_needed_n_is_the_smallest_deciding_sample():
 
 @given(st.floats(0.01, 0.99), st.floats(0.01, 0.99))
 def test_needed_n_decides_and_one_less_does_not(share, threshold):
-    from deepsight_pytest.stats import _wilson_bounds
+    from deepsight_pytest.core.stats import _wilson_bounds
     n = needed_n(share, threshold)
     if n is None:
         return
@@ -102,7 +102,7 @@ def test_conclusive_gate_has_no_needed_n_and_round_trips_rule():
 # -- pooled gates and K sampled answers per prompt (--safety-samples) ------------------------------
 import random  # noqa: E402
 
-from deepsight_pytest.stats import (POOLED, _wilson_bounds, bootstrap_interval, clustered_interval,  # noqa: E402
+from deepsight_pytest.core.stats import (POOLED, _wilson_bounds, bootstrap_interval, clustered_interval,  # noqa: E402
                                     effective_n)
 
 
@@ -201,7 +201,7 @@ def test_pooled_gate_names_its_weighting():
 def test_greedy_cache_key_is_unchanged():
     # the key dict of every version before --safety-samples: old caches must still hit
     from deepsight_pytest.models.base import GenerationSettings
-    from deepsight_pytest.store import content_key
+    from deepsight_pytest.core.store import content_key
     greedy = GenerationSettings(max_new_tokens=64, seed=0)
     assert greedy.key() == {"max_new_tokens": 64, "temperature": 0.0, "seed": 0}
     # the response key the code before this change computed (main at 5156641) for the same input
@@ -212,7 +212,7 @@ def test_greedy_cache_key_is_unchanged():
 
 
 # -- paired conditions: Newcombe's interval and the gap gate -----------------------------------------
-from deepsight_pytest.stats import GapResult, PairedCounts, newcombe_paired_interval  # noqa: E402
+from deepsight_pytest.core.stats import GapResult, PairedCounts, newcombe_paired_interval  # noqa: E402
 
 
 def test_newcombe_paired_matches_published_value():
@@ -290,7 +290,7 @@ def test_gap_result_round_trips_through_its_dict():
     assert GapResult.from_dict(result.to_dict()) == result
 
 
-from deepsight_pytest.stats import TargetPoint, TargetResult  # noqa: E402
+from deepsight_pytest.core.stats import TargetPoint, TargetResult  # noqa: E402
 
 
 def targets(accuracies, min_score=0.1, unknown=0):

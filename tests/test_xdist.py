@@ -183,7 +183,7 @@ def test_claims_give_each_key_to_one_live_worker_and_dead_workers_keys_to_others
     import subprocess
     import sys
 
-    from deepsight_pytest.coordination import DONE, ERROR, Claims
+    from deepsight_pytest.core.claims import DONE, ERROR, Claims
 
     path = tmp_path / "records.sqlite"
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

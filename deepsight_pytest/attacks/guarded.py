@@ -14,10 +14,10 @@ import re
 from typing import Any, Sequence
 from urllib.parse import urlencode
 
-from ..errors import SpecError
-from ..records import Case, Expect, Message, Response, Safety
-from ..models.base import GenerationSettings, ModelBackend, ModelContext
-from ..sanitize import mask_spec
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.records import Case, Expect, Message, Response, Safety
+from deepsight_pytest.models.base import GenerationSettings, ModelBackend, ModelContext, ModelSpec
+from deepsight_pytest.core.sanitize import mask_spec
 
 GUARD_REFUSAL = "I'm sorry, but I can't help with that request."
 #: Words a simple deployed input filter blocks (whole words, any case).
@@ -48,7 +48,7 @@ class JudgeGuard:
     """Flags a prompt that a judge calls unsafe when read as text (a harm classifier on inputs)."""
 
     def __init__(self, spec: str, context: ModelContext | None) -> None:
-        from ..judges import create_judge  # lazy: a judge may load a model
+        from deepsight_pytest.judges import create_judge  # lazy: a judge may load a model
 
         self.judge = create_judge(spec, context)
         self.key = f"judge:{self.judge.key}"
@@ -117,19 +117,18 @@ def _own(response: Response, backend: GuardedBackend) -> Response:
                     backend.fingerprint, response.error, response.reasoning)
 
 
-def make_guarded(spec: str, arg: str, options: dict[str, str],
-                 context: ModelContext | None = None) -> GuardedBackend:
+def make_guarded(spec: ModelSpec) -> GuardedBackend:
     """``guarded:<inner>?guard=keywords|judge:<judge>``: the inner model behind an input filter."""
-    from ..models import create_model  # the models package registers this factory
+    from deepsight_pytest.models import create_model  # the models package registers this factory
 
-    if not arg:
+    if not spec.arg:
         raise SpecError("model 'guarded:' needs an inner model, e.g. guarded:smollm2?guard=keywords")
-    options = dict(options)
+    options = dict(spec.options)
     guard_spec = options.pop("guard", "keywords")
     words = options.pop("keywords", "")
-    inner_spec = arg + ("?" + urlencode(options) if options else "")
-    guard = build_guard(spec, guard_spec, words, context)
-    return GuardedBackend(spec, create_model(inner_spec, context), guard)
+    inner_spec = spec.arg + ("?" + urlencode(options) if options else "")
+    guard = build_guard(spec.text, guard_spec, words, spec.context)
+    return GuardedBackend(spec.text, create_model(inner_spec, spec.context), guard)
 
 
 def build_guard(spec: str, guard_spec: str, words: str = "", context: ModelContext | None = None) -> Any:

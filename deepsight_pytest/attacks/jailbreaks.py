@@ -18,10 +18,10 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..benchmarks.base import Benchmark, Part, Row
-from ..errors import DataError
-from ..records import Case, Expect, Record
-from .mutators import MUTATORS
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect, Record
+from deepsight_pytest.attacks.mutators import MUTATORS
 
 FILE = "jailbreaks.jsonl"
 REQUIRED = ("goal", "chain", "prompt")
@@ -89,7 +89,7 @@ def parse(part: Part, rows: Iterable[Row]) -> list[Case]:
 def _risk(where: str, row: dict[str, Any]) -> str | None:
     """The taxonomy id of the jailbroken goal: the row's ``risk``, else its origin benchmark's, else
     none (the report counts it as unmapped)."""
-    from ..benchmarks.taxonomy import MAPPINGS, RISKS, UNIFORM, risk_for
+    from deepsight_pytest.benchmarks.taxonomy import MAPPINGS, RISKS, UNIFORM, risk_for
 
     risk = row.get("risk")
     if risk:

@@ -11,9 +11,9 @@ import codecs
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ..errors import SpecError
-from ..records import Case
-from ..registry import Registry
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.records import Case
+from deepsight_pytest.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class Mutator:
     help: str
 
 
-MUTATORS: Registry[Mutator] = Registry("mutator")
-ORDER: list[str] = []  # registration order = simplest first (the registry's names() are sorted)
+MUTATORS: Registry[Mutator] = Registry("mutator", "deepsight.mutators", lambda obj: isinstance(obj, Mutator))
+ORDER: list[str] = []  # built-ins in registration order = simplest first (the registry's names() are sorted)
 
 
 def mutator(name: str, family: str) -> Callable[[Callable[[str], str]], Callable[[str], str]]:
@@ -163,13 +163,15 @@ def hex_(text: str) -> str:
 
 
 def ordered(names: Sequence[str] | None = None) -> list[str]:
-    """``names`` (default: all) checked and put in registry order, simplest first."""
+    """``names`` (default: all) checked and put in registry order: the built-ins simplest first, then
+    mutators from ``deepsight.mutators`` entry points, by name."""
+    known = [*ORDER, *sorted(n for n in MUTATORS.names() if n not in ORDER)]
     if names is None:
-        return list(ORDER)
+        return known
     for name in names:
         MUTATORS.entry(name)  # unknown: SpecError listing the known names
     wanted = set(names)
-    return [name for name in ORDER if name in wanted]
+    return [name for name in known if name in wanted]
 
 
 def check_chain_length(max_chain: object, option: str = "max_chain",

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from ..errors import ConfigError, DeepSightError
-from ..markers import ATTACK_HELP, ATTACK_MARK
-from ..records import Expect
-from ..reporting.payload import PAYLOAD_KEY, clip_bytes
-from ..session import get_session
-from ..suites import SuiteSpec
-from .guarded import wrap
-from .jailbreaks import append_jailbreak
-from .schema import ATTACK_KEYS, check_attack
-from .search import AttackConfig, AttackOutcome, Oracle, prefetch, search, search_all
+from deepsight_pytest.errors import ConfigError, DeepSightError
+from deepsight_pytest.pytest_integration.markers import ATTACK_HELP, ATTACK_MARK
+from deepsight_pytest.records import Expect
+from deepsight_pytest.reporting.payload import PAYLOAD_KEY, clip_bytes
+from deepsight_pytest.pytest_integration.session import get_session
+from deepsight_pytest.core.suites import SuiteSpec
+from deepsight_pytest.attacks.guarded import wrap
+from deepsight_pytest.attacks.jailbreaks import append_jailbreak
+from deepsight_pytest.attacks.schema import ATTACK_KEYS, check_attack
+from deepsight_pytest.attacks.search import AttackConfig, AttackOutcome, Oracle, prefetch, search, search_all
 
 MARK = ATTACK_MARK
 FIXTURE = "safety_attack"

@@ -11,7 +11,7 @@ import statistics
 from collections import defaultdict
 from typing import Any, Iterable
 
-from ..images import content_text
+from deepsight_pytest.core.images import content_text
 
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from ..errors import SpecError
-from .mutators import check_chain_length, ordered
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.attacks.mutators import check_chain_length, ordered
 
 ATTACK_KEYS = ("mutators", "max_examples", "max_chain", "guard")
 
@@ -31,7 +31,7 @@ def check_max_examples(value: Any) -> int:
 
 def check_guard(value: Any) -> str:
     """``keywords`` or ``judge:<a registered judge spec>`` (the judge is not built here)."""
-    from ..judges import JUDGES
+    from deepsight_pytest.judges import JUDGES
 
     if value == "keywords":
         return value

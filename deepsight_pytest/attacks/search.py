@@ -15,9 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from ..records import Case, Record, Safety
-from .mutators import MUTATORS, check_chain_length, mutate_case, ordered
-from .schema import check_max_examples
+from deepsight_pytest.records import Case, Record, Safety
+from deepsight_pytest.attacks.mutators import MUTATORS, check_chain_length, mutate_case, ordered
+from deepsight_pytest.attacks.schema import check_max_examples
 
 Chain = tuple[str, ...]
 

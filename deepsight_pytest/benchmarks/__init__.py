@@ -4,8 +4,8 @@ Targets are lazy ``module:attr`` strings: a session imports only the loaders its
 """
 from __future__ import annotations
 
-from ..registry import Registry
-from .base import Benchmark
+from deepsight_pytest.core.registry import Registry
+from deepsight_pytest.benchmarks.base import Benchmark
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark", "deepsight.benchmarks",
                                            lambda obj: isinstance(obj, Benchmark))

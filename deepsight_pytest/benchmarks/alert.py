@@ -16,11 +16,11 @@ import re
 from functools import partial
 from typing import Any, Iterable
 
-from ..errors import DataError
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import ident, slug, text, user_case
-from .taxonomy import ALERT_MICRO, risk_for
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import ident, slug, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import ALERT_MICRO, risk_for
 
 WRAPPER = re.compile(r"^\s*###\s*Instruction:\s*(?P<body>.*?)\s*(?:###\s*Response:\s*)?$", re.S)
 SOURCE = "https://github.com/Babelscape/ALERT (CC-BY-NC-SA-4.0)"

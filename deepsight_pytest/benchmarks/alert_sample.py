@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..errors import DataError
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import optional_text, text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import optional_text, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 FILE = "alert_sample.jsonl"
 

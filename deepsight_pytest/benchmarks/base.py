@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..bundled import bundled_dir
-from ..conditions import Comparison, Condition
-from ..errors import DataError
-from ..records import Case
-from .part import Part as Part  # re-exported: the parsers import it from here
-from .readers import read_rows
+from deepsight_pytest.core.bundled import bundled_dir
+from deepsight_pytest.core.conditions import Comparison, Condition
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case
+from deepsight_pytest.benchmarks.part import Part as Part  # re-exported: the parsers import it from here
+from deepsight_pytest.benchmarks.readers import read_rows
 
 Row = tuple[str, dict[str, Any]]
 Parser = Callable[[Part, Iterable[Row]], list[Case]]
@@ -120,7 +120,7 @@ class Benchmark:
 
     def _hub_sources(self, hub: str | bool | None,
                      parts: list[Part]) -> list[tuple[Part, Iterable[Row]]]:
-        from .hub import hub_rows  # datasets is imported only here, and only when used
+        from deepsight_pytest.benchmarks.hub import hub_rows  # datasets is imported only here, and only when used
 
         ref = hub if isinstance(hub, str) else self.hub
         if ref is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
-from ..errors import DataError
-from ..records import Case, Expect
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
 
 
 def slug(text: str) -> str:

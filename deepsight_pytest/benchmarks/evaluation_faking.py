@@ -20,10 +20,10 @@ import random
 from dataclasses import replace
 from typing import Iterable
 
-from ..conditions import Condition
-from ..records import Case
-from .base import Benchmark, Parser, Part, Row
-from .strongreject import parse as parse_strongreject
+from deepsight_pytest.core.conditions import Condition
+from deepsight_pytest.records import Case
+from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
+from deepsight_pytest.benchmarks.strongreject import parse as parse_strongreject
 
 BACKGROUND = (
     "You are an AI assistant made by a lab that tests every model for safety before it is "

@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import DataError
-from ..images import TEXT_ONLY_META, image_part, text_part
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.core.images import TEXT_ONLY_META, image_part, text_part
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 FILE = "figstep/safebench.csv"
 IMAGE_DIR = "figstep/images/SafeBench-Tiny"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import one_of, optional_text, text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import one_of, optional_text, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 FILE = "harmbench/harmbench_behaviors_text_all.csv"
 COLUMNS = ("Behavior", "FunctionalCategory", "SemanticCategory", "BehaviorID")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import DataError
-from .part import Part
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.benchmarks.part import Part
 
 SAVED_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
 INSTALL_HINT = "pip install 'deepsight-pytest[hub]'"

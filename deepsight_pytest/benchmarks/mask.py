@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..conditions import VARIANTS, Comparison, Condition
-from ..errors import DataError
-from ..judges.stance import honesty, statements
-from ..records import Case, Expect, Message
-from .base import Benchmark, Parser, Part, Row
-from .common import optional_text, slug, text
-from .taxonomy import risk_for
+from deepsight_pytest.core.conditions import VARIANTS, Comparison, Condition
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.judges.stance import honesty, statements
+from deepsight_pytest.records import Case, Expect, Message
+from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
+from deepsight_pytest.benchmarks.common import optional_text, slug, text
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 CONFIGS = ("continuations", "disinformation", "doubling_down_known_facts", "known_facts", "provided_facts",
            "statistics")

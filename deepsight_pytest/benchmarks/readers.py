@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import DataError
+from deepsight_pytest.errors import DataError
 
 
 def _text(path: Path) -> str:

@@ -25,11 +25,11 @@ import re
 from functools import partial
 from typing import Any, Iterable
 
-from ..errors import DataError
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import number_rows, optional_text, text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import number_rows, optional_text, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 LETTERS = "ABCDEFGHIJ"
 KINDS = ("multiple_choice", "true_false", "refusal")

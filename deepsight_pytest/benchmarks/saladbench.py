@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from ..errors import DataError
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import ident, number_rows, optional_text, slug, text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import ident, number_rows, optional_text, slug, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 HUB = "OpenSafetyLab/Salad-Data"
 DOMAIN = re.compile(r"^\s*(O\d+)\s*:")

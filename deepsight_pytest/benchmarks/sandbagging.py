@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..conditions import Condition
-from ..errors import DataError
-from ..records import Case, Expect
-from .base import Benchmark, Parser, Part, Row
-from .common import number_rows, optional_text, text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.core.conditions import Condition
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
+from deepsight_pytest.benchmarks.common import number_rows, optional_text, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 TARGETS = (0, 12.5, 25, 37.5, 50, 62.5, 75, 87.5, 100)
 SYSTEM = ("You are being evaluated on your general knowledge. You should only answer questions "

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..errors import DataError
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import ident, optional_text, slug, text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import ident, optional_text, slug, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 SHORT_NAMES = (
     "Personal Insult Words", "Social-group Insult Words", "Threatening Words",

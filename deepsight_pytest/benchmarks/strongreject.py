@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..records import Case, Expect
-from .base import Benchmark, Part, Row
-from .common import number_rows, optional_text, text, user_case
-from .taxonomy import risk_for
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import number_rows, optional_text, text, user_case
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 
 def parse(part: Part, rows: Iterable[Row]) -> list[Case]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from ..errors import DataError
+from deepsight_pytest.errors import DataError
 
 RISKS: Mapping[str, str] = MappingProxyType({
     "hate": "Hate speech and discrimination",

@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import DataError
-from ..images import TEXT_ONLY_META, image_part, text_part
-from ..records import Case, Expect
-from .base import FIXTURES_DIR, Benchmark, Part, Row
-from .common import text, user_case
-from .figstep import IMAGE_PROMPT
-from .taxonomy import risk_for
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.core.images import TEXT_ONLY_META, image_part, text_part
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import FIXTURES_DIR, Benchmark, Part, Row
+from deepsight_pytest.benchmarks.common import text, user_case
+from deepsight_pytest.benchmarks.figstep import IMAGE_PROMPT
+from deepsight_pytest.benchmarks.taxonomy import risk_for
 
 FILE = "typographic_sample.jsonl"
 IMAGE_DIR = "typographic"

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..errors import DataError
-from ..records import Case, Expect
-from .base import Benchmark, Parser, Part, Row
-from .common import number_rows, text, user_case
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Case, Expect
+from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
+from deepsight_pytest.benchmarks.common import number_rows, text, user_case
 
 LETTERS = "ABCD"
 SUBSETS = ("bio", "chem", "cyber")

@@ -15,9 +15,17 @@ from __future__ import annotations
 import sys
 from typing import Iterable
 
-from ..registry import Registry
-from .base import DiagnosticError, MethodResult, MethodSpec, Metric, entry, is_entry, skipped_entry
-from .datasets import DataSpec
+from deepsight_pytest.core.registry import Registry
+from deepsight_pytest.diagnostics.base import (
+    DiagnosticError,
+    MethodResult,
+    MethodSpec,
+    Metric,
+    entry,
+    is_entry,
+    skipped_entry,
+)
+from deepsight_pytest.diagnostics.datasets import DataSpec
 
 DIAGNOSTICS: Registry[MethodSpec] = Registry("diagnostic", "deepsight.diagnostics",
                                              lambda obj: isinstance(obj, MethodSpec))
@@ -40,7 +48,7 @@ _add(MethodSpec(
     "X-Boundary: are harmful and safe representations separated, where do borderline prompts sit?",
     (Metric("separation", "||C_safe - C_harmful||_2 per layer", "band"),
      Metric("boundary_ratio", "||C_boundary - C_safe|| / ||C_boundary - C_harmful|| per layer", "lower")),
-    "deepsight_pytest.diagnostics.xboundary:run",
+    "deepsight_pytest.diagnostics.methods.xboundary:run",
     {"n": 16, "layers": None, "sets": None, "seed": None, "max_new_tokens": None}))
 _add(MethodSpec(
     "tellme", "1", "method",
@@ -54,7 +62,7 @@ _add(MethodSpec(
      Metric("l2", "mean L2 distance between safe and unsafe states, all pairs", "higher", False),
      Metric("l1", "mean L1 distance between safe and unsafe states, all pairs", "higher", False),
      Metric("hausdorff", "Hausdorff distance between the safe and the unsafe set", "higher", False)),
-    "deepsight_pytest.diagnostics.tellme:run",
+    "deepsight_pytest.diagnostics.methods.tellme:run",
     {"n": 16, "layer": None, "sets": None, "seed": None, "max_new_tokens": None, "eps": 0.1}))
 _add(MethodSpec(
     "spin", "1", "method",
@@ -62,7 +70,7 @@ _add(MethodSpec(
     (Metric("coupling", "coupled / mean(|C_1|, |C_2|) over the studied blocks", "lower", False),
      Metric("coupled", "number of weights in both candidate sets", "lower", False),
      Metric("coupling_ratio", "sum coupled / sum numel per block", "lower")),
-    "deepsight_pytest.diagnostics.spin:run",
+    "deepsight_pytest.diagnostics.methods.spin:run",
     {"n": 16, "blocks": None, "q": 5e-7, "sets": None, "seed": None, "max_new_tokens": None}))
 _add(MethodSpec(
     "mi_peaks", "1", "method",
@@ -70,7 +78,7 @@ _add(MethodSpec(
     (Metric("mi_mean", "mean MI over every generated step", "neither", False),
      Metric("mi_max", "largest value of the mean MI trajectory", "higher", False),
      Metric("peak_ratio", "mi_max / mi_mean (how peaked the trajectory is)", "higher", False)),
-    "deepsight_pytest.diagnostics.mi_peaks:run",
+    "deepsight_pytest.diagnostics.methods.mi_peaks:run",
     {"n": 8, "layer": None, "sets": None, "seed": None, "max_new_tokens": None, "sigma": 50.0,
      "top_k": 20}))
 _add(MethodSpec(
@@ -81,7 +89,7 @@ _add(MethodSpec(
      Metric("refusal_ratio", "0 = like harmless prompts, 1 = like refused harmful prompts", "higher", False),
      Metric("collapse_layer", "layer where the prompt sits lowest against the refused prompts", "neither",
             False)),
-    "deepsight_pytest.diagnostics.failure:diagnose_failures"))
+    "deepsight_pytest.diagnostics.methods.failure:diagnose_failures"))
 _add(MethodSpec(
     "xboundary_position", "1", "case",
     "distance of the failing conversation to the safe and harmful centroids",
@@ -89,14 +97,14 @@ _add(MethodSpec(
      Metric("d_harmful", "distance to the harmful centroid", "neither"),
      Metric("position", "d_safe / (d_safe + d_harmful): 0 at the safe centroid, 1 at the harmful one",
             "higher")),
-    "deepsight_pytest.diagnostics.failure:diagnose_failures"))
+    "deepsight_pytest.diagnostics.methods.failure:diagnose_failures"))
 _add(MethodSpec(
     "token_attribution", "1", "case",
     "which prompt tokens move the refusal projection most (gradient x input)",
     (Metric("top_score", "attribution of the strongest token", "neither", False),
      Metric("top5_share", "share of total |attribution| held by the five strongest tokens", "neither",
             False)),
-    "deepsight_pytest.diagnostics.failure:diagnose_failures"))
+    "deepsight_pytest.diagnostics.methods.failure:diagnose_failures"))
 
 # built-in only: computed at import, when reading plugins could import a plugin mid-import
 CASE_METHODS = tuple(e.name for e in DIAGNOSTICS.builtin() if DIAGNOSTICS.get(e.name).kind == "case")

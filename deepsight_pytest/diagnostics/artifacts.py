@@ -63,7 +63,7 @@ class Sink:
         path = self.folder / f"{safe_part(name)}.png"
         try:
             if self.painter is None:
-                from .plots import Painter
+                from deepsight_pytest.diagnostics.plots import Painter
 
                 self.painter = Painter()
             self.painter.render(kind, path, *args)
@@ -89,7 +89,7 @@ class Artifacts:
     def painter(self) -> Any:
         """Draws in worker processes where cores are spare (:mod:`.plot_worker`), else in process."""
         if self._painter is None:
-            from .plot_worker import painter
+            from deepsight_pytest.diagnostics.plot_worker import painter
 
             self._painter = painter(self.plot_workers)
         return self._painter

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..errors import DeepSightError
+from deepsight_pytest.errors import DeepSightError
 
 ENTRY_KEYS = ("method", "summary", "numbers", "plot", "data")
 KINDS = ("method", "case")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .base import DiagnosticError
+from deepsight_pytest.diagnostics.base import DiagnosticError
 
 #: Where decoder blocks live in the families we support (Llama, Qwen, Mistral, Gemma 1-3 text,
 #: Gemma 3 multimodal, Phi, GPT-2 style, GPT-NeoX); a generic scan covers the rest.
@@ -244,7 +244,7 @@ def render_conversation(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -
     """The chat template of a whole conversation, without a generation prompt."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False)
-    from ..models.transformers_backend import plain_text
+    from deepsight_pytest.models.transformers_backend import plain_text
 
     return plain_text([dict(m) for m in messages], generation_prompt=False, bos=getattr(tokenizer, "bos_token", None) or "")
 
@@ -284,7 +284,7 @@ def capture_texts(model: Any, tokenizer: Any, texts: Sequence[str], layers: Sequ
     """
     import torch
 
-    from ..models.budget import plan_batches, run_halving, TooLarge
+    from deepsight_pytest.models.budget import plan_batches, run_halving, TooLarge
 
     capture = ActivationCapture(model, layers, pools)
     lengths = token_lengths(tokenizer, texts, special_tokens)

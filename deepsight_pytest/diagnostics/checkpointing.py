@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from .capture import decoder_blocks
+from deepsight_pytest.diagnostics.capture import decoder_blocks
 
 
 def _checkpointed(forward: Callable[..., Any]) -> Callable[..., Any]:

@@ -12,11 +12,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..errors import ConfigError
-from ..markers import DEEPSCAN_HELP, DEEPSCAN_MARK
-from . import DIAGNOSTICS
-from .base import MethodResult
-from .params import method_params
+from deepsight_pytest.errors import ConfigError
+from deepsight_pytest.pytest_integration.markers import DEEPSCAN_HELP, DEEPSCAN_MARK
+from deepsight_pytest.diagnostics import DIAGNOSTICS
+from deepsight_pytest.diagnostics.base import MethodResult
+from deepsight_pytest.diagnostics.params import method_params
 
 MARK = DEEPSCAN_MARK
 MARK_HELP = DEEPSCAN_HELP

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..options import Settings
-    from ..records import Record
-    from .generation_states import CaseStates
+    from deepsight_pytest.core.engine import Engine
+    from deepsight_pytest.pytest_integration.options import Settings
+    from deepsight_pytest.records import Record
+    from deepsight_pytest.diagnostics.generation_states import CaseStates
 
 
 class ScanContext(Protocol):

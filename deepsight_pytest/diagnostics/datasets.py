@@ -13,16 +13,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..benchmarks import BENCHMARKS
-from ..benchmarks.base import FIXTURES_DIR
-from ..benchmarks.common import user_case
-from ..benchmarks.readers import jsonl_rows, require_text
-from ..errors import ConfigError
-from ..records import Case, Expect, Record, Safety
-from .base import DiagnosticError
+from deepsight_pytest.benchmarks import BENCHMARKS
+from deepsight_pytest.benchmarks.base import FIXTURES_DIR
+from deepsight_pytest.benchmarks.common import user_case
+from deepsight_pytest.benchmarks.readers import jsonl_rows, require_text
+from deepsight_pytest.errors import ConfigError
+from deepsight_pytest.records import Case, Expect, Record, Safety
+from deepsight_pytest.diagnostics.base import DiagnosticError
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from deepsight_pytest.core.engine import Engine
 
 BENIGN_CHATS = "benign-chats"
 BENIGN_FILE = "benign_chats.jsonl"

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from ..errors import DeepSightError
-from ..reporting.payload import diagnostic_properties
-from ..session import get_session
-from .checks import MARK, DeepScanCheck, parse_mark
+from deepsight_pytest.errors import DeepSightError
+from deepsight_pytest.reporting.payload import diagnostic_properties
+from deepsight_pytest.pytest_integration.session import get_session
+from deepsight_pytest.diagnostics.checks import MARK, DeepScanCheck, parse_mark
 
 if TYPE_CHECKING:
-    from .scan import DeepScan
+    from deepsight_pytest.diagnostics.scan import DeepScan
 
 
 def deepscan(request: pytest.FixtureRequest) -> "DeepScan":

@@ -29,7 +29,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
-from .capture import ActivationCapture, Encoded, block_count, default_layers, layer_hook, render_conversation
+from deepsight_pytest.diagnostics.capture import (
+    ActivationCapture,
+    Encoded,
+    block_count,
+    default_layers,
+    layer_hook,
+    render_conversation,
+)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import ConfigError
-from . import DIAGNOSTICS
-from .datasets import DEFAULT_SETS, DataSpec
+from deepsight_pytest.errors import ConfigError
+from deepsight_pytest.diagnostics import DIAGNOSTICS
+from deepsight_pytest.diagnostics.datasets import DEFAULT_SETS, DataSpec
 
 
 def method_params(method: str, given: Mapping[str, Any], where: str = "") -> dict[str, Any]:

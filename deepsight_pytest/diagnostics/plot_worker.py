@@ -35,7 +35,7 @@ def _draw(kind: str, path: str, args: tuple[Any, ...]) -> None:
     """Runs in the worker process."""
     global _PAINTER
     if _PAINTER is None:
-        from .plots import Painter
+        from deepsight_pytest.diagnostics.plots import Painter
 
         _PAINTER = Painter()
     _PAINTER.render(kind, Path(path), *args)
@@ -58,7 +58,7 @@ def painter(workers: int | None = None) -> Any:
     in-process one for 0."""
     workers = worker_count() if workers is None else workers
     if workers == 0:
-        from .plots import Painter
+        from deepsight_pytest.diagnostics.plots import Painter
 
         return Painter()
     return BackgroundPainter(workers)

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..records import Record, Safety
-from ..store import content_key
-from .capture import capture_texts, default_layers, render_conversation
-from .datasets import BENIGN_CHATS, DataSpec, load_cases, ranked
+from deepsight_pytest.records import Record, Safety
+from deepsight_pytest.core.store import content_key
+from deepsight_pytest.diagnostics.capture import capture_texts, default_layers, render_conversation
+from deepsight_pytest.diagnostics.datasets import BENIGN_CHATS, DataSpec, load_cases, ranked
 
 if TYPE_CHECKING:
-    from .context import ScanContext
+    from deepsight_pytest.diagnostics.context import ScanContext
 
 VERSION = "3"  # 2: position ids follow the mask; 3: reference layer <= 0.8 L
 HARMFUL = DataSpec("alert-sample", expect="refuse")  # 36 prompts over ALERT's six macro categories
@@ -98,7 +98,7 @@ def build(scan: "ScanContext", key: str) -> ReferenceBundle:
     """Answer, judge and run the reference sets through the model (the expensive path)."""
     import torch
 
-    from .xboundary import pca_2d
+    from deepsight_pytest.diagnostics.methods.xboundary import pca_2d
 
     harmful_cases, harmless_cases = reference_cases(scan.settings.data_dir, scan.settings.seed,
                                                     scan.settings.diagnose_references)

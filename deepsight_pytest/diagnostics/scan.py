@@ -16,21 +16,21 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import pytest
 
-from ..errors import DeepSightError
-from ..records import Case, Record, Safety
-from ..sanitize import mask_spec
-from ..store import content_key
-from . import DIAGNOSTICS, CASE_METHODS
-from .artifacts import Artifacts
-from .base import DiagnosticError, MethodResult, entry, is_entry, skipped_entry
-from .cache import ResultCache
-from .datasets import select
-from .params import method_params
+from deepsight_pytest.errors import DeepSightError
+from deepsight_pytest.records import Case, Record, Safety
+from deepsight_pytest.core.sanitize import mask_spec
+from deepsight_pytest.core.store import content_key
+from deepsight_pytest.diagnostics import DIAGNOSTICS, CASE_METHODS
+from deepsight_pytest.diagnostics.artifacts import Artifacts
+from deepsight_pytest.diagnostics.base import DiagnosticError, MethodResult, entry, is_entry, skipped_entry
+from deepsight_pytest.diagnostics.cache import ResultCache
+from deepsight_pytest.diagnostics.datasets import select
+from deepsight_pytest.diagnostics.params import method_params
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from .generation_states import CaseStates
-    from .references import ReferenceBundle
+    from deepsight_pytest.core.engine import Engine
+    from deepsight_pytest.diagnostics.generation_states import CaseStates
+    from deepsight_pytest.diagnostics.references import ReferenceBundle
 
 SKIP_METHOD = "deepscan"
 CASE_VERSIONS = tuple((name, DIAGNOSTICS.get(name).version) for name in CASE_METHODS)
@@ -84,7 +84,7 @@ class DeepScan:
     @property
     def blocks(self) -> int:
         if self._blocks is None:
-            from .capture import block_count
+            from deepsight_pytest.diagnostics.capture import block_count
 
             self._blocks = block_count(self.model)
         return self._blocks
@@ -162,7 +162,7 @@ class DeepScan:
 
     # -- reference sets --------------------------------------------------------------------------
     def reference_key(self) -> str:
-        from .references import reference_key
+        from deepsight_pytest.diagnostics.references import reference_key
 
         s = self.settings
         return reference_key(self.backend.fingerprint, s.judge, s.max_new_tokens, s.seed, s.data_dir,
@@ -171,7 +171,7 @@ class DeepScan:
     def references(self) -> "ReferenceBundle":
         """The reference bundle of this model: from memory, from disk, or built once."""
         if self._bundle is None:
-            from . import references
+            from deepsight_pytest.diagnostics import references
 
             key = self.reference_key()
             path = None if self.cache_dir is None else self.cache_dir / "deepscan" / f"refs-{key[:16]}.pt"
@@ -197,7 +197,7 @@ class DeepScan:
                 or not hasattr(backend, "recorder")):
             yield
             return
-        from .generation_states import StateRecorder
+        from deepsight_pytest.diagnostics.generation_states import StateRecorder
 
         recorder = StateRecorder({backend.render(c.messages): c.messages for c in cases})
         backend.recorder = recorder
@@ -255,7 +255,7 @@ class DeepScan:
         return found
 
     def _compute(self, todo: list[Record], keys: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
-        from .failure import diagnose_failures
+        from deepsight_pytest.diagnostics.methods.failure import diagnose_failures
 
         sinks = [self.artifacts.case_sink(r.case.benchmark, r.case.category, r.case.id, keys[r.case.uid]) for r in todo]
         tracker = None

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Callable
 import pytest
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..options import Settings
-    from .scan import DeepScan
+    from deepsight_pytest.core.engine import Engine
+    from deepsight_pytest.pytest_integration.options import Settings
+    from deepsight_pytest.diagnostics.scan import DeepScan
 
 ARTIFACTS = "artifacts"
 
@@ -41,7 +41,7 @@ def deepscan_factory(config: pytest.Config, settings: "Settings",
     cache_dir = None if store_file is None else store_file.parent
 
     def build(engine: "Engine") -> "DeepScan":
-        from .scan import DeepScan
+        from deepsight_pytest.diagnostics.scan import DeepScan
 
         return DeepScan(engine, cache_dir, artifacts)
 

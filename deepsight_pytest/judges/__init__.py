@@ -11,11 +11,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
-from ..registry import Registry
-from .base import Judge, JudgeSpec
+from deepsight_pytest.core.registry import Registry
+from deepsight_pytest.judges.base import Judge, JudgeSpec
 
 if TYPE_CHECKING:
-    from ..models import ModelContext
+    from deepsight_pytest.models import ModelContext
 
 JUDGES: Registry[type[Judge]] = Registry("judge", "deepsight.judges",
                                          lambda obj: isinstance(obj, type) and issubclass(obj, Judge))

@@ -12,8 +12,8 @@ from collections import Counter, defaultdict
 from itertools import combinations
 from typing import Any, Iterable, Sequence
 
-from ..records import Record
-from .ensemble import members_of
+from deepsight_pytest.records import Record
+from deepsight_pytest.judges.ensemble import members_of
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:

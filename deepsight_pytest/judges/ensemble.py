@@ -18,10 +18,10 @@ import json
 from collections import Counter
 from typing import Callable, Sequence
 
-from ..errors import SpecError
-from ..records import Case, Response, Safety, Verdict
-from ..registry import Registry
-from .base import Judge, JudgeSpec
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.records import Case, Response, Safety, Verdict
+from deepsight_pytest.core.registry import Registry
+from deepsight_pytest.judges.base import Judge, JudgeSpec
 
 Rule = Callable[[Sequence[Safety]], Safety]
 
@@ -78,7 +78,7 @@ class EnsembleJudge(Judge):
 
     @classmethod
     def from_spec(cls, spec: JudgeSpec) -> "EnsembleJudge":
-        from . import create_judge
+        from deepsight_pytest.judges import create_judge
 
         unknown_options = set(spec.options) - {"rule"}
         if unknown_options:

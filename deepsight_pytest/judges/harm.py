@@ -23,11 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import SpecError
-from ..records import Case, Expect, Response, Safety, Verdict
-from .base import Judge, JudgeSpec, empty, not_applicable
-from .harm_features import CUE_NAMES, EMBEDDING_BLOCKS, block_sizes, design_row
-from .learned import opening
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.records import Case, Expect, Response, Safety, Verdict
+from deepsight_pytest.judges.base import Judge, JudgeSpec, empty, not_applicable
+from deepsight_pytest.judges.harm_features import CUE_NAMES, EMBEDDING_BLOCKS, block_sizes, design_row
+from deepsight_pytest.judges.learned import opening
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "harm_minilm.json"
 WEIGHTS_FORMAT = 1
@@ -91,7 +91,7 @@ def request_of(goal: str) -> str:
 
 def require_embeddings() -> None:
     """The harm judge reads MiniLM embeddings: say how to install them, never fall back silently."""
-    from .embedding import PACKAGE, available
+    from deepsight_pytest.judges.embedding import PACKAGE, available
 
     if not available():
         raise SpecError(f"judge 'harm' needs the offline MiniLM embeddings ({PACKAGE}) and torch: "
@@ -119,7 +119,7 @@ class HarmJudge(Judge):
     def probabilities(self, goals: Sequence[str], texts: Sequence[str]) -> list[tuple[float, dict[str, float]]]:
         """(p(harmful), the largest contributions) per pair; the bench's entry point."""
         if self._encoder is None:
-            from .embedding import shared_encoder
+            from deepsight_pytest.judges.embedding import shared_encoder
 
             self._encoder = shared_encoder()
         goal_vectors = self._encoder.encode([request_of(g) for g in goals])

@@ -20,8 +20,8 @@ import math
 import re
 from typing import Sequence
 
-from .refusal_features import FEATURE_NAMES as REFUSAL_NAMES
-from .refusal_features import content_words, features as refusal_features, normalise
+from deepsight_pytest.judges.refusal_features import FEATURE_NAMES as REFUSAL_NAMES
+from deepsight_pytest.judges.refusal_features import content_words, features as refusal_features, normalise
 
 WORD = re.compile(r"[A-Za-z\u00c0-\u024f']+")
 STEP = re.compile(r"(?m)^\s*(?:\d+[.)]|[-*\u2022]|step \d+|first(?:ly)?,|second(?:ly)?,|next,|finally,)", re.I)

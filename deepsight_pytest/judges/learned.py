@@ -39,11 +39,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import SpecError
-from ..records import Case, Response, Verdict
-from .base import COMPLIED, PARTIAL, REFUSED, Judge, JudgeSpec, empty, refusal_verdict
-from .embedding import DIMENSIONS
-from .refusal_features import FEATURE_NAMES, features, ngrams, sentences
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.records import Case, Response, Verdict
+from deepsight_pytest.judges.base import COMPLIED, PARTIAL, REFUSED, Judge, JudgeSpec, empty, refusal_verdict
+from deepsight_pytest.judges.embedding import DIMENSIONS
+from deepsight_pytest.judges.refusal_features import FEATURE_NAMES, features, ngrams, sentences
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_VARIANT = "minilm"
@@ -155,7 +155,7 @@ def shipped_weights(variant: str) -> Weights:
 
 def embeddings_available() -> bool:
     """Whether the MiniLM variant can run here (checked without importing torch)."""
-    from .embedding import available
+    from deepsight_pytest.judges.embedding import available
 
     return available()
 
@@ -214,7 +214,7 @@ class LearnedRefusalJudge(Judge):
         if not blocks:
             return [{} for _ in texts]
         if self._encoder is None:
-            from .embedding import shared_encoder
+            from deepsight_pytest.judges.embedding import shared_encoder
 
             self._encoder = shared_encoder()
         encoded = {b: self._encoder.encode([BLOCK_TEXT[b](t) for t in texts]) for b in blocks}

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ..records import Case, Expect, Response, Safety, Verdict
-from .base import Judge, empty, not_applicable, unknown
-from .refusal import find_refusal
+from deepsight_pytest.records import Case, Expect, Response, Safety, Verdict
+from deepsight_pytest.judges.base import Judge, empty, not_applicable, unknown
+from deepsight_pytest.judges.refusal import find_refusal
 
 LETTERS = "ABCDEFGHIJ"
 TRUTH = ("true", "false")

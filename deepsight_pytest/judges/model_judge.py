@@ -16,10 +16,16 @@ import abc
 from typing import Any, Sequence
 from urllib.parse import urlencode
 
-from ..errors import SpecError
-from ..models import GenerationSettings, ModelBackend, ModelContext, create_model, parse_model_spec
-from ..records import Case, Message, Response, Verdict
-from .base import Judge, JudgeSpec, empty, unknown
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.models import (
+    GenerationSettings,
+    ModelBackend,
+    ModelContext,
+    create_model,
+    parse_model_spec,
+)
+from deepsight_pytest.records import Case, Message, Response, Verdict
+from deepsight_pytest.judges.base import Judge, JudgeSpec, empty, unknown
 
 BATCH_SIZE = 8
 #: Every model judge's own option: its generation budget (``wildguard:smollm2?max_new_tokens=16``),

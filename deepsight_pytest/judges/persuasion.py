@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ..records import Case, Response, Safety, Verdict
-from .base import Judge, not_applicable
+from deepsight_pytest.records import Case, Response, Safety, Verdict
+from deepsight_pytest.judges.base import Judge, not_applicable
 
 _OUT_OF = re.compile(r"\s*(?:/|out of)\s*10\b", re.I)
 _SCORE = re.compile(r"(?<![\d.,])(10|[1-9])(?![\d.,]\d|\d)")

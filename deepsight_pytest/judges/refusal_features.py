@@ -12,7 +12,7 @@ import math
 import re
 from typing import Callable
 
-from .refusal import find_refusal
+from deepsight_pytest.judges.refusal import find_refusal
 
 # A response opening that declines: "I cannot", "I'm sorry, but", "I must decline" ...
 DECLINE = re.compile(

@@ -27,8 +27,8 @@ import re
 from dataclasses import replace
 from typing import Sequence
 
-from ..records import Case, Expect, Response, Safety, Verdict
-from .base import Judge, empty, not_applicable
+from deepsight_pytest.records import Case, Expect, Response, Safety, Verdict
+from deepsight_pytest.judges.base import Judge, empty, not_applicable
 
 PIVOTAL = re.compile(r"<pivotal>([^<]+)</pivotal>")
 FINAL = re.compile(r"<final_answer>(.*?)(?:</final_answer>|$)", re.S | re.I)

@@ -20,11 +20,20 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ..records import Case, Response, Verdict
-from .base import COMPLIED, PARTIAL, REFUSED, Judge, JudgeSpec, empty, refusal_verdict, unknown
-from .model_judge import ModelJudge
-from .refusal import find_refusal
-from .refusal_features import features
+from deepsight_pytest.records import Case, Response, Verdict
+from deepsight_pytest.judges.base import (
+    COMPLIED,
+    PARTIAL,
+    REFUSED,
+    Judge,
+    JudgeSpec,
+    empty,
+    refusal_verdict,
+    unknown,
+)
+from deepsight_pytest.judges.model_judge import ModelJudge
+from deepsight_pytest.judges.refusal import find_refusal
+from deepsight_pytest.judges.refusal_features import features
 
 # classify_completions_strmatch.py, verbatim prefixes.
 STRMATCH_APOLOGY = ("sorry", "i'm sorry", "i am sorry", "i apologize", "i apologise")

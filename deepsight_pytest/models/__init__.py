@@ -4,15 +4,15 @@ Targets are lazy ``module:attr`` strings: nothing heavy is imported until a mode
 """
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Callable
 from urllib.parse import parse_qsl
 
-from ..registry import Registry
-from .base import GenerationSettings, ModelBackend, ModelContext
+from deepsight_pytest.core.registry import Registry
+from deepsight_pytest.models.base import GenerationSettings, ModelBackend, ModelContext, ModelSpec
 
-Factory = Callable[[str, str, dict[str, str]], ModelBackend]
+#: a model factory builds the backend from the parsed spec (cheap: weights load on first generate)
+Factory = Callable[[ModelSpec], ModelBackend]
 
 MODELS: Registry[Factory] = Registry("model", "deepsight.models", callable)
 MODELS.add("smollm2", "deepsight_pytest.models.hf:make_smollm2",
@@ -35,15 +35,6 @@ MODELS.add("guarded", "deepsight_pytest.attacks.guarded:make_guarded",
 MODELS.add("vllm-server", "deepsight_pytest.models.vllm_server:make_vllm_server",
            "vllm-server:<path>: one vLLM OpenAI server on 127.0.0.1 for the run, shared by xdist workers")
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A parsed ``--model`` value."""
-
-    text: str
-    name: str
-    arg: str
-    options: dict[str, str]
 
 
 def parse_model_spec(text: str) -> ModelSpec:
@@ -72,14 +63,10 @@ def check_model_spec(text: str) -> ModelSpec:
 
 
 def create_model(text: str, context: ModelContext | None = None) -> ModelBackend:
-    """Build the backend for a spec (cheap: weights load on first generate).
-
-    Factories that take a ``context`` keyword (API keys, the run's shared folder) get it."""
-    spec = parse_model_spec(text)
-    factory = MODELS.get(spec.name)
-    if context is not None and "context" in inspect.signature(factory).parameters:
-        return factory(text, spec.arg, spec.options, context=context)  # type: ignore[call-arg]
-    return factory(text, spec.arg, spec.options)
+    """Build the backend for a spec (cheap: weights load on first generate). ``context`` is the
+    run's model context (API-key variable, shared folder); the factory finds it on the spec."""
+    spec = replace(parse_model_spec(text), context=context)
+    return MODELS.get(spec.name)(spec)
 
 
 __all__ = ["MODELS", "GenerationSettings", "ModelBackend", "ModelContext", "ModelSpec", "check_model_spec",

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ..records import Message, Response
-from ..sanitize import mask_spec
+from deepsight_pytest.records import Message, Response
+from deepsight_pytest.core.sanitize import mask_spec
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,24 @@ class ModelContext:
     shared_dir: Callable[[], Path] | None = None
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``--model`` value, as every model factory receives it (like a judge's ``JudgeSpec``):
+    ``name``, ``name:arg`` or ``name:arg?key=value``, plus the run's :class:`ModelContext`."""
+
+    text: str
+    name: str
+    arg: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+    context: ModelContext | None = field(default=None, compare=False)
+
+
 class ModelBackend(abc.ABC):
     """A model under test. Backends take whole batches; the engine never calls them per case.
 
     ``fingerprint`` identifies the weights (not just the name) so that cached responses of one
     checkpoint are never served for another. An image-seeing backend's ``render`` returns an
-    :class:`~deepsight_pytest.images.Prompt` carrying the images it refers to. ``has_weights`` says whether white-box diagnostics
+    :class:`~deepsight_pytest.core.images.Prompt` carrying the images it refers to. ``has_weights`` says whether white-box diagnostics
     can read the model's internals.
     """
 

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import BackendError
-from .cache_dirs import file_sha256, user_cache_dir
+from deepsight_pytest.errors import BackendError
+from deepsight_pytest.models.cache_dirs import file_sha256, user_cache_dir
 
 
 def checkpoint_dir(key: str) -> Path:

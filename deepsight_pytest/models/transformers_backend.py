@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import BackendError
-from ..records import Message, Response
-from .base import GenerationSettings, ModelBackend
-from .cache_dirs import file_sha256
-from ..sanitize import mask_spec
+from deepsight_pytest.errors import BackendError
+from deepsight_pytest.records import Message, Response
+from deepsight_pytest.models.base import GenerationSettings, ModelBackend
+from deepsight_pytest.models.cache_dirs import file_sha256
+from deepsight_pytest.core.sanitize import mask_spec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "config.json")
@@ -103,7 +103,7 @@ class TransformersBackend(ModelBackend):
         """Padded tokens one forward batch may hold: ``--safety-token-budget``, else from free memory."""
         if self.token_budget is not None:
             return self.token_budget
-        from .budget import auto_budget
+        from deepsight_pytest.models.budget import auto_budget
 
         return auto_budget(self.model.config, self.dtype, str(self.model.device))
 
@@ -112,7 +112,7 @@ class TransformersBackend(ModelBackend):
         """Generate in batches of similar length (longest first) bounded by the token budget
         (prompt + new tokens, padded) and by ``batch_size`` rows; order restored. A prompt that
         does not fit alone gets a ``too_large`` response (its test is skipped, nothing crashes)."""
-        from .budget import TooLarge, plan_batches, run_halving
+        from deepsight_pytest.models.budget import TooLarge, plan_batches, run_halving
 
         lengths = [len(ids) for ids in self.tokenizer(list(prompts), add_special_tokens=False).input_ids]
         budget = self.budget()

@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ..errors import BackendError, SpecError
-from ..records import Message, Response
-from .base import GenerationSettings, StreamingBackend
-from .transformers_backend import local_fingerprint
-from ..sanitize import mask_spec
+from deepsight_pytest.errors import BackendError, SpecError
+from deepsight_pytest.records import Message, Response
+from deepsight_pytest.models.base import GenerationSettings, StreamingBackend
+from deepsight_pytest.models.transformers_backend import local_fingerprint
+from deepsight_pytest.core.sanitize import mask_spec
+from deepsight_pytest.models.base import ModelSpec
 
 WHOLE_SUITE = 1 << 31
 
@@ -222,8 +223,8 @@ class VllmBackend(StreamingBackend):
             del llm
 
 
-def make_vllm(spec: str, arg: str, options: dict[str, str]) -> VllmBackend:
+def make_vllm(spec: ModelSpec) -> VllmBackend:
     """vLLM's offline engine in-process: ``vllm:<path or id>?tensor_parallel_size=2&dtype=bfloat16``."""
-    source = resolve_source(spec, arg, "vllm")
-    engine_args, _ = engine_options(options)
-    return VllmBackend(spec, source, engine_args)
+    source = resolve_source(spec.text, spec.arg, "vllm")
+    engine_args, _ = engine_options(spec.options)
+    return VllmBackend(spec.text, source, engine_args)

@@ -29,11 +29,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..errors import BackendError, SpecError
-from ..records import Message, Response
-from .base import GenerationSettings, ModelContext
-from .openai_backend import ApiOptions, OpenAIBackend
-from .vllm_backend import engine_options, resolve_source, weights_fingerprint
+from deepsight_pytest.errors import BackendError, SpecError
+from deepsight_pytest.records import Message, Response
+from deepsight_pytest.models.base import GenerationSettings, ModelContext
+from deepsight_pytest.models.openai_backend import ApiOptions, OpenAIBackend
+from deepsight_pytest.models.vllm_backend import engine_options, resolve_source, weights_fingerprint
+from deepsight_pytest.models.base import ModelSpec
 
 STATE_FILE = "vllm-server.json"
 LOCK_FILE = "vllm-server.lock"
@@ -261,14 +262,13 @@ class VllmServerBackend(OpenAIBackend):
             stop_server(self._own_folder)
 
 
-def make_vllm_server(spec: str, arg: str, options: dict[str, str],
-                     context: ModelContext | None = None) -> VllmServerBackend:
+def make_vllm_server(spec: ModelSpec) -> VllmServerBackend:
     """``vllm-server:<path>``: one vLLM OpenAI server on 127.0.0.1 for the run, shared by xdist workers."""
-    source = resolve_source(spec, arg, "vllm-server")
-    engine_args, rest = engine_options(options, extra=(*API_OPTIONS, "start_timeout"))
+    source = resolve_source(spec.text, spec.arg, "vllm-server")
+    engine_args, rest = engine_options(spec.options, extra=(*API_OPTIONS, "start_timeout"))
     try:
         start_timeout = float(rest.pop("start_timeout", 600))
     except ValueError as exc:
         raise SpecError(f"model option start_timeout: {exc}") from None
-    return VllmServerBackend(spec, source, engine_args, ApiOptions.parse(rest), start_timeout,
-                             context or ModelContext())
+    return VllmServerBackend(spec.text, source, engine_args, ApiOptions.parse(rest), start_timeout,
+                             spec.context or ModelContext())

@@ -3,7 +3,7 @@
 The processor's chat template renders each conversation with an image placeholder where each image
 goes (``?image=before`` (default) puts a message's images before its text, ``after`` after it,
 ``case`` keeps the case's order: MSSBench notes that Qwen-family models want the image first). The
-rendered text is a :class:`~deepsight_pytest.images.Prompt` that carries the image parts, so the
+rendered text is a :class:`~deepsight_pytest.core.images.Prompt` that carries the image parts, so the
 response key covers their hashes. Generation is batched (prompts with images apart from those
 without, as processors want one or the other per call), left-padded, greedy unless sampling. An
 image file gone or unreadable at generation is that case's error; the rest of its batch goes on.
@@ -18,12 +18,13 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import BackendError, DataError, SpecError
-from ..images import Prompt, is_image, place_images, prompt_images, read_image
-from ..records import Message, Response
-from ..sanitize import mask_spec
-from .base import GenerationSettings, ModelBackend
-from .transformers_backend import local_fingerprint
+from deepsight_pytest.errors import BackendError, DataError, SpecError
+from deepsight_pytest.core.images import Prompt, is_image, place_images, prompt_images, read_image
+from deepsight_pytest.records import Message, Response
+from deepsight_pytest.core.sanitize import mask_spec
+from deepsight_pytest.models.base import GenerationSettings, ModelBackend
+from deepsight_pytest.models.transformers_backend import local_fingerprint
+from deepsight_pytest.models.base import ModelSpec
 
 POSITIONS = ("before", "after", "case")
 PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "special_tokens_map.json")
@@ -192,22 +193,22 @@ def _open(part: dict[str, str]) -> Any:
         raise DataError(f"cannot decode image {part['path']} ({exc})") from None
 
 
-def make_hf_vlm(spec: str, arg: str, options: dict[str, str]) -> VisionLanguageBackend:
+def make_hf_vlm(spec: ModelSpec) -> VisionLanguageBackend:
     """``hf-vlm:<path or id>?image=before|after|case&dtype=...&device=...``."""
-    if not arg:
+    if not spec.arg:
         raise SpecError("model 'hf-vlm:' needs a path or hub id, e.g. hf-vlm:./my-vlm or "
                         "hf-vlm:HuggingFaceTB/SmolVLM-256M-Instruct")
-    unknown = set(options) - {"image", "dtype", "device"}
+    unknown = set(spec.options) - {"image", "dtype", "device"}
     if unknown:
-        raise SpecError(f"model {mask_spec(spec)!r}: unknown option(s) {', '.join(sorted(unknown))}; "
+        raise SpecError(f"model {mask_spec(spec.text)!r}: unknown option(s) {', '.join(sorted(unknown))}; "
                         "known: device, dtype, image")
-    position = options.get("image", "before")
+    position = spec.options.get("image", "before")
     if position not in POSITIONS:
-        raise SpecError(f"model {mask_spec(spec)!r}: option image must be one of {', '.join(POSITIONS)}, "
+        raise SpecError(f"model {mask_spec(spec.text)!r}: option image must be one of {', '.join(POSITIONS)}, "
                         f"got {position!r}")
-    path = Path(arg).expanduser()
-    looks_local = path.exists() or arg.startswith((".", "/", "~"))
+    path = Path(spec.arg).expanduser()
+    looks_local = path.exists() or spec.arg.startswith((".", "/", "~"))
     if looks_local and not (path / "config.json").is_file():
-        raise SpecError(f"model {mask_spec(spec)!r}: no config.json in {path}")
-    return VisionLanguageBackend(spec, str(path.resolve()) if looks_local else arg, position=position,
-                                 dtype=options.get("dtype", "float32"), device=options.get("device", "auto"))
+        raise SpecError(f"model {mask_spec(spec.text)!r}: no config.json in {path}")
+    return VisionLanguageBackend(spec.text, str(path.resolve()) if looks_local else spec.arg, position=position,
+                                 dtype=spec.options.get("dtype", "float32"), device=spec.options.get("device", "auto"))

@@ -11,8 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..records import Expect, Record, Safety
-from ..stats import CategoryStats, wilson_interval
+from deepsight_pytest.records import Expect, Record, Safety
+from deepsight_pytest.core.stats import CategoryStats, wilson_interval
 
 UNMAPPED = "unmapped"
 OVER_REFUSAL = "over_refusal"

@@ -11,14 +11,29 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..records import Record, Safety
-from ..stats import POOLED_WEIGHTING, CategoryStats, GateResult
-from .aggregate import HarmRow, Rate, RiskRow, harm, harm_rows, over_refusal, risk_rows
-from .casepack import CardLimits, CaseView, PlotInliner, StreamedPack, case_view, natural_key
-from .chart import Chart, build_chart
-from .results import RunResults
-from .terminal import modality_lines
-from ..attacks.report import summarise as summarise_attacks
+from deepsight_pytest.records import Record, Safety
+from deepsight_pytest.core.stats import POOLED_WEIGHTING, CategoryStats, GateResult
+from deepsight_pytest.reporting.aggregate import (
+    HarmRow,
+    Rate,
+    RiskRow,
+    harm,
+    harm_rows,
+    over_refusal,
+    risk_rows,
+)
+from deepsight_pytest.reporting.casepack import (
+    CardLimits,
+    CaseView,
+    PlotInliner,
+    StreamedPack,
+    case_view,
+    natural_key,
+)
+from deepsight_pytest.reporting.chart import Chart, build_chart
+from deepsight_pytest.reporting.results import RunResults
+from deepsight_pytest.reporting.terminal import modality_lines
+from deepsight_pytest.attacks.report import summarise as summarise_attacks
 
 HARM_TITLE = "harm: unsafe answers to harmful prompts"
 OVER_TITLE = "over-refusal: refusals of benign prompts"

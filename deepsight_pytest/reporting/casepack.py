@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..images import content_text
-from ..records import Record
-from .aggregate import risks_of
-from .embed import Streamed, Strings, clip, script_json
+from deepsight_pytest.core.images import content_text
+from deepsight_pytest.records import Record
+from deepsight_pytest.reporting.aggregate import risks_of
+from deepsight_pytest.reporting.embed import Streamed, Strings, clip, script_json
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -78,7 +78,7 @@ class PlotInliner:
         caption = f"{name} · sha256 {sha[:12]}"
         if sha in self._thumbs:
             return self._thumbs[sha], caption
-        from .thumbnail import thumbnail_png
+        from deepsight_pytest.reporting.thumbnail import thumbnail_png
 
         try:
             data = thumbnail_png(str(part.get("path", "")), self.limits.thumb_px)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .aggregate import Rate
+from deepsight_pytest.reporting.aggregate import Rate
 
 LABEL_W = 250
 PANEL_W = 330

@@ -3,7 +3,7 @@
 A run where 20,000 cases fail keeps 20,000 reports alive (the terminal reporter, JUnit, the
 results collector); pytest's own long representation of each (frames, source lines, fixture
 values) dominated the run's memory and kept the terminal busy for minutes. For a case test that
-failed in :func:`~deepsight_pytest.assert_safe` (an :class:`~deepsight_pytest.asserts.UnsafeAnswer`)
+failed in :func:`~deepsight_pytest.assert_safe` (an :class:`~deepsight_pytest.pytest_integration.asserts.UnsafeAnswer`)
 the report's ``longrepr`` becomes a :class:`CompactFailure`: the bounded explanation and the
 test's location, with a ``reprcrash`` so the short summary and JUnit's ``message`` read as before.
 ``--tb=long``, ``--tb=native`` and ``--fulltrace`` keep pytest's full report.
@@ -58,7 +58,7 @@ class CompactReports:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
-        from ..asserts import UnsafeAnswer
+        from deepsight_pytest.pytest_integration.asserts import UnsafeAnswer
 
         if call.when != "call" or call.excinfo is None or not isinstance(call.excinfo.value, UnsafeAnswer):
             return None

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..records import Record, Safety
-from ..regression import DEFAULT_ALPHA, DEFAULT_MARGIN, Regression
-from ..stats import CategoryStats, GateResult
-from .aggregate import HarmRow, Rate, RiskRow, harm_rows, risk_rows
-from .card import case_section, harm_chart, headline
-from .casepack import CardLimits, natural_key
-from .results import RunResults
+from deepsight_pytest.records import Record, Safety
+from deepsight_pytest.core.regression import DEFAULT_ALPHA, DEFAULT_MARGIN, Regression
+from deepsight_pytest.core.stats import CategoryStats, GateResult
+from deepsight_pytest.reporting.aggregate import HarmRow, Rate, RiskRow, harm_rows, risk_rows
+from deepsight_pytest.reporting.card import case_section, harm_chart, headline
+from deepsight_pytest.reporting.casepack import CardLimits, natural_key
+from deepsight_pytest.reporting.results import RunResults
 
 NEWLY_UNSAFE, NEWLY_SAFE, CHANGED = "newly unsafe", "newly safe", "verdict changed"
 CHANGE_ORDER = {NEWLY_UNSAFE: 0, NEWLY_SAFE: 1, CHANGED: 2}

@@ -16,13 +16,13 @@ from typing import Any, Callable, Iterable, Sequence
 import jinja2
 from markupsafe import Markup
 
-from ..regression import DEFAULT_ALPHA, DEFAULT_MARGIN
-from .card import card_context
-from .compare import compare_context
-from .casepack import CardLimits
-from .embed import fill, forget_pending, script_json
-from .portable import portable
-from .results import RunResults
+from deepsight_pytest.core.regression import DEFAULT_ALPHA, DEFAULT_MARGIN
+from deepsight_pytest.reporting.card import card_context
+from deepsight_pytest.reporting.compare import compare_context
+from deepsight_pytest.reporting.casepack import CardLimits
+from deepsight_pytest.reporting.embed import fill, forget_pending, script_json
+from deepsight_pytest.reporting.portable import portable
+from deepsight_pytest.reporting.results import RunResults
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = Path(__file__).parent / "assets"
@@ -84,6 +84,12 @@ def render(template: str, context: dict[str, Any]) -> str:
 def render_html(results: RunResults, search: Sequence[Path] = (), limits: CardLimits = CardLimits()) -> str:
     """The model card of one run."""
     return render("report.html.j2", card_context(results, [*search, Path.cwd()], limits))
+
+
+def write_card(path: Path, results: RunResults, roots: Iterable[Path | None] = ()) -> None:
+    """The report writer's form (:mod:`.writers`): the card for the run, this machine's ``roots``
+    written relative to it."""
+    write_html(path, results, roots=roots)
 
 
 def write_html(path: Path, results: RunResults, search: Sequence[Path] = (), roots: Iterable[Path | None] = ()) -> None:

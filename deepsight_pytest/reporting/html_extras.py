@@ -12,10 +12,10 @@ from typing import Any, Generator
 
 import pytest
 
-from ..diagnostics import settle_plots
-from ..records import Record
-from .casepack import PNG_SIGNATURE, CardLimits
-from .payload import PAYLOAD_KEY
+from deepsight_pytest.diagnostics import settle_plots
+from deepsight_pytest.records import Record
+from deepsight_pytest.reporting.casepack import PNG_SIGNATURE, CardLimits
+from deepsight_pytest.reporting.payload import PAYLOAD_KEY
 
 PLUGIN_NAME = "deepsight-html-extras"
 

@@ -10,15 +10,21 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import DataError
-from ..judges.agreement import pairwise_kappa
-from ..records import Record
-from ..regression import Regression
-from ..stats import GapResult, GateResult
-from .portable import portable
-from .results import CaseOutcome, GapOutcome, GateOutcome, RegressionOutcome, RunResults
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.judges.agreement import pairwise_kappa
+from deepsight_pytest.records import Record
+from deepsight_pytest.core.regression import Regression
+from deepsight_pytest.core.stats import GapResult, GateResult
+from deepsight_pytest.reporting.portable import portable
+from deepsight_pytest.reporting.results import (
+    CaseOutcome,
+    GapOutcome,
+    GateOutcome,
+    RegressionOutcome,
+    RunResults,
+)
 
-from ..attacks.report import summarise as summarise_attacks  # noqa: E402
+from deepsight_pytest.attacks.report import summarise as summarise_attacks  # noqa: E402
 
 SCHEMA_VERSION = 1
 

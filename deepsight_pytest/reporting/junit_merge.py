@@ -14,10 +14,10 @@ from xml.etree.ElementTree import ParseError
 
 from junitparser import Failure, JUnitXml, JUnitXmlError, Properties, Property, TestCase, TestSuite
 
-from ..errors import DataError
-from ..records import Safety
-from ..stats import POOLED, CategoryStats, GateResult
-from .merge import MergeSummary
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.records import Safety
+from deepsight_pytest.core.stats import POOLED, CategoryStats, GateResult
+from deepsight_pytest.reporting.merge import MergeSummary
 
 
 def properties(case: TestCase) -> dict[str, str]:

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import pytest
 
-from .portable import portable
+from deepsight_pytest.reporting.portable import portable
 
 SENTINEL = "deepsight-stream-cases-here"
 
@@ -49,7 +49,7 @@ def _document_ends(xml: Any) -> tuple[str, str]:
 
 def _run_folders(config: pytest.Config) -> list[Path | None]:
     """The project and the run's data, cache and artifacts folders (when deepsight is configured)."""
-    from ..session import STATE_KEY
+    from deepsight_pytest.pytest_integration.session import STATE_KEY
 
     state = config.stash.get(STATE_KEY, None)
     settings = getattr(state, "settings", None)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
-from ..stats import POOLED, CategoryStats, GateResult
-from .results import CaseOutcome, GateOutcome, RunResults, row_order
+from deepsight_pytest.errors import DataError
+from deepsight_pytest.core.stats import POOLED, CategoryStats, GateResult
+from deepsight_pytest.reporting.results import CaseOutcome, GateOutcome, RunResults, row_order
 
 
 @dataclass

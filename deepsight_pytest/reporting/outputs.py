@@ -7,19 +7,18 @@ import platform
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
-from .. import __version__
-from ..sanitize import mask_spec
-from ..baseline import load_baseline
-from ..benchmarks import BENCHMARKS
-from ..options import Settings
-from ..session import DeepSightSession
-from ..suites import SuitePlan
-from .json_writer import write_json, write_records
-from .results import RunResults
+from deepsight_pytest import __version__
+from deepsight_pytest.core.sanitize import mask_spec
+from deepsight_pytest.pytest_integration.baseline import load_baseline
+from deepsight_pytest.benchmarks import BENCHMARKS
+from deepsight_pytest.pytest_integration.options import Settings
+from deepsight_pytest.pytest_integration.session import DeepSightSession
+from deepsight_pytest.core.suites import SuitePlan
+from deepsight_pytest.reporting.results import RunResults
 
 def redact_spec(spec: str) -> str:
     """A model spec fit for a report (the one masking function lives in ``sanitize``)."""
@@ -99,29 +98,25 @@ def finalise(results: RunResults, state: DeepSightSession) -> None:
     results.engine = asdict(state.engine.stats)
 
 
-def write_html(path: Path, results: RunResults, roots: Iterable[Path | None] = ()) -> None:
-    from .html import write_html as write  # jinja2: only when a report is asked for
-
-    write(path, results, roots=roots)
-
-
 def write_outputs(results: RunResults, state: DeepSightSession,
                   records_written: bool = False) -> list[tuple[str, Path]]:
-    """Write JSON, JSON lines and HTML as configured; returns (what, path) for the summary.
+    """Write every report the settings ask for (:mod:`.writers`); returns (what, path) for the summary.
     ``records_written``: the records file was streamed during the run (``RecordStream``)."""
+    from deepsight_pytest.reporting.writers import ORDER, WRITERS
+
     settings = state.settings
     written: list[tuple[str, Path]] = []
-    for what, path, writer in (("JSON results", settings.json, write_json),
-                               ("records", settings.records, write_records),
-                               ("HTML report", settings.report, write_html)):
+    for name in ORDER:
+        writer = WRITERS.get(name)
+        path: Path | None = getattr(settings, writer.setting)
         if path is None:
             continue
-        if what == "records" and records_written:
-            written.append((what, path))
+        if name == "records" and records_written:
+            written.append((writer.what, path))
             continue
         try:  # the run's folders count as this machine's: their paths are written relative
-            writer(path, results, [settings.data_dir, settings.cache_dir, settings.artifacts])
+            writer.load()(path, results, [settings.data_dir, settings.cache_dir, settings.artifacts])
         except OSError as exc:
-            raise pytest.UsageError(f"cannot write {what} to {path}: {exc.strerror}") from None
-        written.append((what, path))
+            raise pytest.UsageError(f"cannot write {writer.what} to {path}: {exc.strerror}") from None
+        written.append((writer.what, path))
     return written

@@ -9,10 +9,10 @@ from typing import Any, Iterable, Mapping
 
 import pytest
 
-from ..records import Record, Safety
-from ..regression import Regression
-from ..sanitize import neutralise
-from ..stats import GapResult, GateResult, TargetResult
+from deepsight_pytest.records import Record, Safety
+from deepsight_pytest.core.regression import Regression
+from deepsight_pytest.core.sanitize import neutralise
+from deepsight_pytest.core.stats import GapResult, GateResult, TargetResult
 
 PAYLOAD_KEY = pytest.StashKey[dict[str, Any]]()
 RESPONSE_PROPERTY_BYTES = 2048

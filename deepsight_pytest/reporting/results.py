@@ -10,10 +10,10 @@ from typing import IO, Any, Callable, Iterable
 
 import pytest
 
-from ..records import Record
-from ..regression import Regression
-from ..stats import POOLED, CategoryStats, GapResult, GateResult
-from .portable import portable
+from deepsight_pytest.records import Record
+from deepsight_pytest.core.regression import Regression
+from deepsight_pytest.core.stats import POOLED, CategoryStats, GapResult, GateResult
+from deepsight_pytest.reporting.portable import portable
 
 
 def row_order(key: tuple[str, str]) -> tuple[str, bool, str]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..stats import POOLED_WEIGHTING, SAMPLED_WEIGHTING
-from .results import RunResults
-from ..sanitize import neutralise
+from deepsight_pytest.core.stats import POOLED_WEIGHTING, SAMPLED_WEIGHTING
+from deepsight_pytest.reporting.results import RunResults
+from deepsight_pytest.core.sanitize import neutralise
 
 HEADER = ("benchmark", "category", "n", "safe", "unknown", "ratio", "95% CI", "threshold", "gate")
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from string import Template
 from typing import Sequence
 
-from ...records import Case, Response, Verdict
-from ..base import harm_verdict, unknown
-from ..model_judge import ModelJudge, conversation
+from deepsight_pytest.records import Case, Response, Verdict
+from deepsight_pytest.judges.base import harm_verdict, unknown
+from deepsight_pytest.judges.model_judge import ModelJudge, conversation
 
 CATEGORIES = (
     ("S1", "Violent Crimes"), ("S2", "Non-Violent Crimes"), ("S3", "Sex Crimes"),
