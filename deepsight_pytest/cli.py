@@ -133,8 +133,11 @@ def _compare(args: argparse.Namespace) -> int:
 def _merge_json(inputs: list[Path], output: Path) -> MergeSummary:
     from deepsight_pytest.reporting.json_writer import load_results, results_document
     from deepsight_pytest.reporting.merge import merge_results
+    from deepsight_pytest.reporting.rebase import rebase_artifacts
 
-    merged, summary = merge_results([(path, load_results(path)) for path in inputs])
+    # each shard names its artifacts relative to its own folder; the merged file sits in output's
+    merged, summary = merge_results([(path, rebase_artifacts(load_results(path), path.parent, output.parent))
+                                     for path in inputs])
     _write(output, json.dumps(results_document(merged), indent=1, ensure_ascii=False))
     return summary
 
@@ -142,7 +145,7 @@ def _merge_json(inputs: list[Path], output: Path) -> MergeSummary:
 def _merge_junit(inputs: list[Path], output: Path) -> MergeSummary:
     from deepsight_pytest.reporting.junit_merge import merge_junit
 
-    document, summary = merge_junit(inputs)
+    document, summary = merge_junit(inputs, output.parent)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         document.write(str(output))

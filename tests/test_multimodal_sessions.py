@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -208,3 +209,34 @@ def test_stub_openai_session_sends_figstep_and_the_sample_with_their_image_bytes
         assert head == "data:image/png;base64"
         arrived.append(hashlib.sha256(base64.b64decode(data)).hexdigest())
     assert sorted(arrived) == wanted and len(wanted) == 14  # every image's exact bytes reached the server
+
+
+def test_scripted_merge_of_shards_in_other_folders_rebases_their_image_paths(pytester: pytest.Pytester) -> None:
+    """Each shard names its images relative to its own folder; the merged JSON and JUnit name them
+    relative to the merged file's folder, and name the inputs without this machine's paths."""
+    from report_sessions import output, run_cli
+
+    script = project(pytester)
+    for i in (1, 2):
+        (pytester.path / f"shard{i}").mkdir()
+        result = run(pytester, f"scripted:{script}?images=see", f"--safety-shard={i}/2",
+                     f"--safety-json=shard{i}/results.json", f"--junitxml=shard{i}/junit.xml")
+        assert result.ret == 0, result.stdout.str()  # failing cases are findings; partial gates are skipped
+    merged_dir = pytester.path / "out" / "merged"  # deeper than the shards: their relative paths differ
+    for suffix, first in ((".json", "results.json"), (".xml", "junit.xml")):
+        inputs = [str(pytester.path / f"shard{i}" / first) for i in (1, 2)]  # absolute, as a CI script may pass
+        done = run_cli("merge", *inputs, "-o", str(merged_dir / f"all{suffix}"), cwd=pytester.path)
+        assert done.returncode == 0, output(done)
+    document = json.loads((merged_dir / "all.json").read_text(encoding="utf-8"))
+    images = [part for case in document["cases"] for message in case["record"]["case"]["messages"]
+              if isinstance(message["content"], list) for part in message["content"] if part["type"] == "image"]
+    assert len(images) == 12
+    for part in images:
+        assert not Path(part["path"]).is_absolute()
+        assert (merged_dir / part["path"]).resolve() == (FIXTURES_DIR / "typographic" / Path(part["path"]).name).resolve()
+    tree = ET.parse(merged_dir / "all.xml")
+    shown = [p.get("value", "") for p in tree.iter("property") if p.get("name") == "deepsight.image"]
+    assert len(shown) == 12 and all((merged_dir / v.partition(" ")[2]).is_file() for v in shown)
+    merged_from = next(p.get("value", "") for p in tree.iter("property") if p.get("name") == "deepsight.merged_from")
+    up = f"..{os.sep}..{os.sep}"
+    assert merged_from == f"{up}shard1{os.sep}junit.xml, {up}shard2{os.sep}junit.xml"

@@ -25,6 +25,12 @@ def properties(case: TestCase) -> dict[str, str]:
     return {} if props is None else {p.name: p.value for p in props.iterchildren(Property)}
 
 
+def _shown(path: Path, base: Path) -> str:
+    import os
+
+    return os.path.relpath(path.resolve(), base.resolve()) if path.is_absolute() else str(path)
+
+
 def _read(path: Path) -> JUnitXml:
     try:
         return JUnitXml.fromfile(str(path))
@@ -62,8 +68,24 @@ def _recompute(case: TestCase, props: dict[str, str], safeties: list[list[Safety
     return gate
 
 
-def merge_junit(paths: list[Path]) -> tuple[JUnitXml, MergeSummary]:
-    """The joined document and a summary; gates recomputed over the joined case tests."""
+def _rebase_properties(case: TestCase, source: Path, target: Path) -> None:
+    """Artifact paths in a shard's properties (``deepsight.diag.*.plot|data``, ``deepsight.image``:
+    ``<sha256> <path>``), relative to the shard's folder, made relative to the merged file's."""
+    from deepsight_pytest.reporting.rebase import rebase_path
+
+    props = case.child(Properties)
+    for prop in [] if props is None else props.iterchildren(Property):
+        name, value = prop.name or "", prop.value or ""
+        if name.startswith("deepsight.diag.") and name.endswith((".plot", ".data")):
+            prop.value = rebase_path(value, source, target)
+        elif name == "deepsight.image" and " " in value:
+            sha, _, where = value.partition(" ")
+            prop.value = f"{sha} {rebase_path(where, source, target)}"
+
+
+def merge_junit(paths: list[Path], output_dir: Path | None = None) -> tuple[JUnitXml, MergeSummary]:
+    """The joined document and a summary; gates recomputed over the joined case tests. With
+    ``output_dir`` (where the merged file goes), the shards' artifact paths are rebased onto it."""
     tests: dict[tuple[str, str], tuple[TestCase, Path]] = {}
     duplicates = 0
     for path in paths:
@@ -71,6 +93,8 @@ def merge_junit(paths: list[Path]) -> tuple[JUnitXml, MergeSummary]:
             for case in suite:
                 key = (case.classname or "", case.name or "")
                 duplicates += key in tests
+                if output_dir is not None:
+                    _rebase_properties(case, path.parent.resolve(), output_dir.resolve())
                 tests[key] = (case, path)
     safeties: dict[tuple[str, str], list[list[Safety]]] = defaultdict(list)
     for case, path in tests.values():
@@ -95,7 +119,9 @@ def merge_junit(paths: list[Path]) -> tuple[JUnitXml, MergeSummary]:
         else:
             failed += props["deepsight.gate"] != "pass"
     suite = TestSuite("pytest")
-    suite.add_property("deepsight.merged_from", ", ".join(str(p) for p in paths))
+    # the inputs as the user named them, relative to the merged file when possible (no machine path)
+    base = Path.cwd() if output_dir is None else output_dir
+    suite.add_property("deepsight.merged_from", ", ".join(_shown(p, base) for p in paths))
     suite.add_testcases([case for case, _ in tests.values()])
     document = JUnitXml()
     document.add_testsuite(suite)
