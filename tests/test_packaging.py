@@ -89,7 +89,7 @@ def test_wheel_init_then_bundled_suites_run_from_an_empty_folder(installed: Path
     init = _run([str(installed.parent / "deepsight"), "init", "."], project)
     assert init.returncode == 0, init.stderr
     assert {p.name for p in (project / "safety_tests").iterdir()} >= {
-        "conftest.py", "test_science_safety.py", "test_risk_categories.py"}
+        "conftest.py", "test_science_safety.py", "test_risk_categories.py", "attack_goals.csv"}
     assert "suites:" in (project / "deepsight.yaml").read_text()
     (project / "answers.yaml").write_text(ANSWERS)
     run = _run([str(installed), "-m", "pytest", "safety_tests/test_science_safety.py",

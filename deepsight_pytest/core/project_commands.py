@@ -52,10 +52,11 @@ def init_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _planned(directory: Path) -> list[tuple[Path, Path | str]]:
-    """(destination, source file or text) for every file init writes."""
+    """(destination, source file or text) for every file init writes: each suite with the files it
+    reads beside it (``attack_goals.csv``), never caches."""
     files: list[tuple[Path, Path | str]] = [
         (directory / "safety_tests" / source.name, source)
-        for source in sorted(SUITES_DIR.glob("*.py"))]
+        for source in sorted(SUITES_DIR.iterdir()) if source.is_file() and source.suffix != ".pyc"]
     files.append((directory / "deepsight.yaml", DEEPSIGHT_YAML))
     return files
 
