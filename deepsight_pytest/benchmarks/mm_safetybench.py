@@ -27,7 +27,7 @@ from ..conditions import VARIANT_META, VARIANTS, Condition
 from ..errors import DataError
 from ..images import TEXT_ONLY_META, text_part
 from ..records import Case, Expect
-from .base import Benchmark, Part, Row
+from .base import Benchmark, Parser, Part, Row
 from .common import ident, slug, text, user_case
 from .readers import read_rows
 from .vision import cell_image, risk_by_words
@@ -60,7 +60,7 @@ def _index(table: Path, folder: Path, name: str) -> dict[str, tuple[str, list[di
     return index
 
 
-def parse_named(name: str):  # type: ignore[no-untyped-def]
+def parse_named(name: str) -> Parser:
     """The parser for benchmark ``name`` (the upstream set or the project's sample)."""
     def parse(part: Part, rows: Iterable[Row]) -> list[Case]:
         table = Path(part.file)

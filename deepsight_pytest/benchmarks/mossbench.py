@@ -16,7 +16,7 @@ from typing import Iterable
 
 from ..images import TEXT_ONLY_META, text_part
 from ..records import Case, Expect
-from .base import Benchmark, Part, Row
+from .base import Benchmark, Parser, Part, Row
 from .common import ident, optional_text, text, user_case
 from .vision import relative_image
 
@@ -25,7 +25,7 @@ META = ("short_description", "description", "meta_data_over", "meta_data_human",
 COLUMNS = ("pid", "question", "image_path")
 
 
-def parse_named(name: str):  # type: ignore[no-untyped-def]
+def parse_named(name: str) -> Parser:
     """The parser for benchmark ``name`` (the upstream set or the project's sample)."""
     def parse(part: Part, rows: Iterable[Row]) -> list[Case]:
         images = Path(part.file).parent / "images"

@@ -23,7 +23,7 @@ from ..conditions import VARIANT_META, VARIANTS, Condition
 from ..errors import DataError
 from ..images import TEXT_ONLY_META, text_part
 from ..records import Case, Expect
-from .base import Benchmark, Part, Row
+from .base import Benchmark, Parser, Part, Row
 from .common import text, user_case
 from .readers import json_member_rows
 from .vision import relative_image, risk_by_words
@@ -41,12 +41,13 @@ def _query(where: str, row: dict[str, Any]) -> str:
     queries = row.get("queries")
     if isinstance(queries, list) and queries and isinstance(queries[0], str) and queries[0].strip():
         return queries[0].strip()
-    if isinstance(queries, list) and not queries and isinstance(row.get("intent"), str) and row["intent"].strip():
-        return row["intent"].strip()  # upstream falls back to the intent when there is no query
+    intent = row.get("intent")
+    if isinstance(queries, list) and not queries and isinstance(intent, str) and intent.strip():
+        return intent.strip()  # upstream falls back to the intent when there is no query
     raise DataError(f"{where}: queries must be a list whose first entry is the query text, got {queries!r}")
 
 
-def parse_named(name: str):  # type: ignore[no-untyped-def]
+def parse_named(name: str) -> Parser:
     """The parser for benchmark ``name``. ``combined.json`` is an object, not an array, so its
     ``chat`` array is read here (each error names file:line); the generic rows are not used."""
     def parse(part: Part, rows: Iterable[Row]) -> list[Case]:
