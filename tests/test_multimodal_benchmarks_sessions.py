@@ -120,3 +120,19 @@ def test_hf_vlm_paired_gate_and_over_refusal_random_tiny_model(tiny_idefics3: Pa
     expects = {(r["case"]["benchmark"], r["case"].get("condition")): r["case"]["expect"] for r in records}
     assert expects == {("mssbench-sample", "safe"): "comply", ("mssbench-sample", "unsafe"): "refuse",
                        ("mossbench-sample", None): "comply"}  # MOSSBench: every benign image must be answered
+
+
+def test_a_missing_image_in_a_users_mossbench_table_is_one_line_naming_file_and_line(pytester: pytest.Pytester) -> None:
+    import benchmark_samples as samples
+
+    samples.write_mossbench(pytester.path / "data")
+    (pytester.path / "data" / "mossbench" / "images" / "2.png").unlink()
+    pytester.makepyfile(test_moss=MOSS.format(args="").replace("mossbench-sample", "mossbench").join(
+        ("import pytest\n\nfrom deepsight_pytest import assert_safe\n", "")))
+    script = pytester.path / "answers.yaml"
+    script.write_text(f"rules: []\ndefault: '{ANSWER}'\n", encoding="utf-8")
+    result, _ = run(pytester, f"scripted:{script}?images=see", "--safety-data=data")
+    assert result.ret not in (0, 1), result.stdout.str()  # a usage error, not a gate
+    table = pytester.path / "data" / "mossbench" / "information.csv"
+    missing = (pytester.path / "data" / "mossbench" / "images" / "2.png").resolve()
+    result.stdout.fnmatch_lines([f"*{table}:3: image not found: {missing}*"])
