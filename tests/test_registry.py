@@ -60,7 +60,8 @@ def test_model_specs_parse_without_loading_anything():
 def test_frontier_benchmarks_declare_conditions_and_gaps_between_them():
     conditioned = [n for n in BENCHMARKS.names() if BENCHMARKS.get(n).conditions is not None]
     assert set(conditioned) >= {"evaluation-faking", "evaluation-faking-sample", "sandbagging", "sandbagging-sample",
-                                "uncontrolled-aird", "uncontrolled-aird-sample", "mask", "mask-sample"}
+                                "uncontrolled-aird", "uncontrolled-aird-sample", "mask", "mask-sample",
+                                "mm-safetybench", "mm-safetybench-sample", "mssbench", "mssbench-sample"}
     for name in conditioned:
         benchmark = BENCHMARKS.get(name)
         names = [c.name for c in benchmark.conditions(0)]
@@ -69,3 +70,19 @@ def test_frontier_benchmarks_declare_conditions_and_gaps_between_them():
         compare = benchmark.compare
         assert compare is None or {compare.target, compare.reference} <= set(names), name
         assert benchmark.gaps or compare or all(c.target is not None for c in benchmark.conditions(0)), name
+
+
+def test_multimodal_benchmarks_keep_their_upstream_metric_and_conditions():
+    metrics = {"mm-safetybench": "attack_success_rate", "mssbench": "safety_ratio", "mossbench": "over_refusal_rate",
+               "vlsbench": "safety_ratio", "siuo": "safety_ratio"}
+    for name, metric in metrics.items():
+        for entry in (name, f"{name}-sample"):
+            benchmark = BENCHMARKS.get(entry)
+            assert benchmark.metric == metric and benchmark.bundled == entry.endswith("-sample"), entry
+    for entry in ("mm-safetybench", "mm-safetybench-sample"):
+        benchmark = BENCHMARKS.get(entry)
+        assert [c.name for c in benchmark.conditions(0)] == ["text_only", "typo", "sd", "sd_typo"]
+        assert benchmark.gaps == (("typo", "text_only"), ("sd", "text_only"), ("sd_typo", "text_only"))
+    for entry in ("mssbench", "mssbench-sample"):
+        benchmark = BENCHMARKS.get(entry)
+        assert [c.name for c in benchmark.conditions(0)] == ["safe", "unsafe"] and benchmark.gaps == (("safe", "unsafe"),)

@@ -110,10 +110,16 @@ def json_array_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int
     """(line number, object) for each element of a top-level JSON array, decoded one element at
     a time so that every error names the line where its element starts."""
     text = _text(path)
-    decoder = json.JSONDecoder()
     index = _skip_space(text, 0)
     if text[index:index + 1] != "[":
         raise DataError(f"{path}:{_line(text, index)}: expected a JSON array of objects")
+    yield from _array_elements(path, text, index, required)
+
+
+def _array_elements(path: Path, text: str, index: int,
+                    required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The objects of the JSON array that starts at ``text[index]`` (a ``[``)."""
+    decoder = json.JSONDecoder()
     index = _skip_space(text, index + 1)
     while text[index:index + 1] != "]":
         line = _line(text, index)
@@ -144,6 +150,59 @@ def _line(text: str, index: int) -> int:
     return text.count("\n", 0, index) + 1
 
 
+def json_member_rows(path: Path, member: str, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each element of the array under ``member`` of a top-level JSON
+    object (MSSBench's ``combined.json``: ``{"chat": [...], "embodied": [...]}``), each error naming
+    the line where its element starts."""
+    text = _text(path)
+    decoder = json.JSONDecoder()
+    index = _skip_space(text, 0)
+    if text[index:index + 1] != "{":
+        raise DataError(f"{path}:{_line(text, index)}: expected a JSON object with a {member!r} array")
+    index = _skip_space(text, index + 1)
+    while text[index:index + 1] not in ("}", ""):
+        try:
+            key, index = decoder.raw_decode(text, index)
+            index = _skip_space(text, index)
+            if text[index:index + 1] != ":":
+                raise DataError(f"{path}:{_line(text, index)}: expected ':' after the key {key!r}")
+            index = _skip_space(text, index + 1)
+            if key == member:
+                if text[index:index + 1] != "[":
+                    raise DataError(f"{path}:{_line(text, index)}: {member!r} must be a JSON array of objects")
+                yield from _array_elements(path, text, index, required)
+                return
+            _, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{_line(text, exc.pos)}: invalid JSON ({exc.msg})") from None
+        index = _skip_space(text, index)
+        if text[index:index + 1] == ",":
+            index = _skip_space(text, index + 1)
+    raise DataError(f"{path}:1: no {member!r} array in this JSON object")
+
+
+def parquet_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, row) for each row of a Parquet file (MM-SafetyBench), read a batch at a time;
+    an image column arrives as datasets writes it: ``{"bytes": ..., "path": ...}``."""
+    try:
+        import pyarrow.parquet as pq  # only for Parquet files, and only when one is read
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install 'deepsight-pytest[hub]')") from None
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's errors have no common base worth naming
+        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    header = table.schema_arrow.names
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise DataError(f"{path}:1: missing column(s) {', '.join(missing)} (columns: {', '.join(header)})")
+    number = 0
+    for batch in table.iter_batches(batch_size=64):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, row
+
+
 def _json_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
     """A ``.json`` file holds a JSON array (SALAD-Bench, SafeSci) or, for some exports, JSON lines."""
     head = _text(path).lstrip()[:1]
@@ -154,6 +213,7 @@ READERS: dict[str, Callable[[Path, tuple[str, ...]], Iterator[tuple[int, dict[st
     ".csv": csv_rows,
     ".jsonl": jsonl_rows,
     ".json": _json_rows,
+    ".parquet": parquet_rows,
 }
 
 

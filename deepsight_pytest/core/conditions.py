@@ -13,12 +13,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from deepsight_pytest.errors import ConfigError, DataError
-from deepsight_pytest.records import Case, Message, Verdict
+from deepsight_pytest.records import Case, Expect, Message, Verdict
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 TARGET = "{target}"
 KEYS = ("name", "system", "prefix", "target", "history", "followups", "variant", "partner", "partner_turns")
 VARIANTS = "variants"  # Case.meta key: the case's own alternative prompts, by name
+#: Case.meta key: per variant, what else changes with its prompt: ``expect`` (MSSBench's safe image
+#: must be answered, its unsafe one refused) and meta keys (``risk``, ``text_only``, ...)
+VARIANT_META = "variant_meta"
 ROLES = ("user", "assistant")
 
 
@@ -58,6 +61,11 @@ class Condition:
             system = [{"role": "system", "content": fill(self.system)}] if self.system else []
         history: list[Message] = [{"role": role, "content": fill(text)} for role, text in self.history]
         meta = {**case.meta, "condition": self.name}
+        expect = case.expect
+        if self.variant is not None:  # the twin is its variant: its own expectation and meta
+            extra = dict((case.meta.get(VARIANT_META) or {}).get(self.variant) or {})
+            expect = Expect(extra.pop("expect", expect))
+            meta = {k: v for k, v in {**meta, **extra}.items() if k not in (VARIANTS, VARIANT_META)}
         tag = fill(self.prefix) if self.prefix else ""  # a stage tag marks every scripted user turn
         followups = tuple(tag + fill(text) for text in case.followups + self.followups)
         partner: dict[str, Any] = {}
@@ -66,7 +74,7 @@ class Condition:
         elif self.partner_turns and case.partner:  # a case that brings its own partner: its turns only
             partner = {"partner_turns": self.partner_turns}
         return replace(case, messages=tuple(system + history + turns), condition=self.name, meta=meta,
-                       followups=followups, **partner)
+                       expect=expect, followups=followups, **partner)
 
     def _messages(self, case: Case) -> tuple[Message, ...]:
         """The case's messages, or its own variant's (``Case.meta["variants"][name]``)."""

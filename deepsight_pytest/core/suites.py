@@ -272,7 +272,10 @@ def plan_suite(spec: SuiteSpec, settings: Settings) -> SuitePlan:
     # The suite's own judge, else the benchmark's (an objective benchmark needs its scorer),
     # else the run's --judge (whose default is "refusal").
     judge = spec.judge or benchmark.default_judge or settings.judge
-    return SuitePlan(spec, benchmark, tuple(expand(sampled, conditions, where)), judge,
+    cases = expand(sampled, conditions, where)
+    if settings.text_only:  # twins whose condition asks a variant with images (MM-SafetyBench, MSSBench)
+        cases = [as_text_only(case) for case in cases]
+    return SuitePlan(spec, benchmark, tuple(cases), judge,
                      spec.max_new_tokens or settings.max_new_tokens, default_threshold, settings.threshold,
                      conditions, gaps, spec.max_gap if spec.max_gap is not None else DEFAULT_MAX_GAP,
                      spec.min_score or 0.0, spec.judge_view or LAST_ANSWER)
