@@ -43,7 +43,7 @@ def hf_parts(content: Any, position: str) -> list[dict[str, Any]]:
 class VisionLanguageBackend(ModelBackend):
     """An image-text-to-text model through ``AutoProcessor`` + ``AutoModelForImageTextToText``."""
 
-    has_weights = False  # white-box diagnostics read causal LMs; a VLM's language tower is not wired yet
+    has_weights = True  # white-box diagnostics read the language tower (``diagnostics/tower.py``)
     sees_images = True
 
     def __init__(self, spec: str, source: str, *, position: str = "before", dtype: str = "float32",
@@ -53,6 +53,7 @@ class VisionLanguageBackend(ModelBackend):
         self._fingerprint: str | None = None
         self._processor: Any = None
         self._model: Any = None
+        self._tokenizer: Any = None
 
     @property
     def fingerprint(self) -> str:
@@ -108,11 +109,30 @@ class VisionLanguageBackend(ModelBackend):
     def ready(self) -> None:
         self.model  # noqa: B018  (loads the weights before the engine times generation)
 
+    @property
+    def tokenizer(self) -> Any:
+        """What the white-box diagnostics tokenise with: the text tokenizer, plus the chat template
+        and the language tower's image-aware inputs (``diagnostics/tower.py``)."""
+        if self._tokenizer is None:
+            from ..diagnostics.tower import TowerTokenizer
+
+            self._tokenizer = TowerTokenizer(self)
+        return self._tokenizer
+
     def render(self, messages: Sequence[Message]) -> str:
+        return self.render_messages(messages, generation_prompt=True)
+
+    def render_messages(self, messages: Sequence[Message], *, generation_prompt: bool) -> str:
+        """The chat template over these messages (a Prompt carrying their images, if any); without
+        the generation prompt it is the conversation the diagnostics pool."""
         conversation = [{"role": m["role"], "content": hf_parts(m["content"], self.position)} for m in messages]
-        text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        text = self.processor.apply_chat_template(conversation, add_generation_prompt=generation_prompt, tokenize=False)
         ordered = [p for m in messages for p in place_images(m["content"], self.position) if is_image(p)]
         return Prompt(text, ordered) if ordered else text
+
+    @staticmethod
+    def open_image(part: dict[str, str]) -> Any:
+        return _open(part)
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings,
                  batch_size: int) -> list[Response]:
@@ -176,6 +196,7 @@ class VisionLanguageBackend(ModelBackend):
     def close(self) -> None:
         self._model = None
         self._processor = None
+        self._tokenizer = None
 
 
 def _open(part: dict[str, str]) -> Any:
