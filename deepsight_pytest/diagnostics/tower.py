@@ -24,7 +24,6 @@ from ..images import prompt_images
 from .base import DiagnosticError
 
 if TYPE_CHECKING:
-    from ..models.vlm_backend import VisionLanguageBackend
     from .capture import Encoded
 
 IMAGE_LABEL = "<image>"
@@ -49,7 +48,9 @@ class TowerTokenizer:
     """The VLM's text tokenizer, plus the chat template and the image-aware encoding the
     diagnostics need (``encode_inputs``); attributes it does not set are the text tokenizer's."""
 
-    def __init__(self, backend: "VisionLanguageBackend") -> None:
+    def __init__(self, backend: Any) -> None:
+        """``backend``: a ``models.vlm_backend.VisionLanguageBackend`` (its processor, model,
+        ``render_messages`` and ``open_image``; not imported here, it imports this module)."""
         self._backend = backend
         self._text = backend.processor.tokenizer
 
