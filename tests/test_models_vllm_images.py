@@ -100,12 +100,13 @@ def test_vllm_cpu_engine_answers_image_prompts_random_tiny_model(tiny: Path, tmp
     copy = tmp_path / "gone.png"
     copy.write_bytes(CRIME.read_bytes())
     script = tmp_path / "run.py"
-    script.write_text(ENGINE_SCRIPT.format(tiny=str(tiny), crime=str(CRIME), benign=str(BENIGN), gone=str(copy)),
-                      encoding="utf-8")
+    out = tmp_path / "answers.json"  # not stdout: vLLM logs there, at exit too
+    script.write_text(ENGINE_SCRIPT.format(tiny=str(tiny), crime=str(CRIME), benign=str(BENIGN), gone=str(copy),
+                                           out=str(out)), encoding="utf-8")
     env = {**os.environ, **vllm_cpu_environment(), "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stderr[-4000:]
-    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    answers = json.loads(out.read_text(encoding="utf-8"))
     assert [a["error"] for a in answers[:3]] == [None, None, None] and all(a["tokens"] > 0 for a in answers[:3])
     assert answers[3]["error"] == f"image not found: {copy.resolve()}"
     assert all(a["model"].endswith(":vllm:float32") for a in answers[:4])
@@ -132,8 +133,8 @@ def main():
     backend.close()
     hf = create_model("hf-vlm:{tiny}")  # transformers on the same prompts (its renderer gives the same text)
     theirs = hf.generate(prompts[:3], GenerationSettings(max_new_tokens=6), 3)
-    print(json.dumps([{{"error": a.error, "tokens": a.tokens, "model": a.model, "text": a.text}} for a in answers]
-                     + [{{"hf": t.text}} for t in theirs]))
+    Path("{out}").write_text(json.dumps([{{"error": a.error, "tokens": a.tokens, "model": a.model, "text": a.text}}
+                                         for a in answers] + [{{"hf": t.text}} for t in theirs]), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ class TowerTokenizer:
         self._text = backend.processor.tokenizer
 
     def __getattr__(self, name: str) -> Any:  # decode, pad_token_id, eos_token_id, bos_token, ...
+        if name.startswith("__") or "_text" not in self.__dict__:
+            raise AttributeError(name)
         return getattr(self._text, name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -119,7 +121,7 @@ class TowerTokenizer:
         backend = self._backend
         model = backend.model
         images = [backend.open_image(part) for part in prompt_images(text)]
-        given = {"images": [images]} if images else {}
+        given: dict[str, Any] = {"images": [images]} if images else {}
         if special_tokens:
             given["add_special_tokens"] = True
         # the processor's own defaults otherwise: the ids the model saw when it generated
@@ -157,8 +159,8 @@ def attribution_spans(tokenizer: Any, prompt: str, ids: Sequence[int], scores: S
     tokens = [tokenizer.decode([i]) for i in ids]
     placeholder = getattr(tokenizer, "image_token_id", None) if prompt_images(prompt) else None
     if placeholder is None:
-        inside = list(mask) if mask is not None and len(mask) == len(ids) else [True] * len(ids)
-        return tokens, list(scores), inside, [1] * len(ids)
+        flags = list(mask) if mask is not None and len(mask) == len(ids) else [True] * len(ids)
+        return tokens, list(scores), flags, [1] * len(ids)
     plain = tokenizer(str(prompt), add_special_tokens=False)["input_ids"]
     source = _aligned(plain, list(ids), placeholder)
     image = _image_rows(source, list(ids), placeholder)
