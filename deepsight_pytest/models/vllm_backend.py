@@ -132,7 +132,7 @@ def is_vision_checkpoint(source: str) -> bool:
         from transformers import AutoConfig
 
         return getattr(AutoConfig.from_pretrained(source), "vision_config", None) is not None
-    except (OSError, ValueError, ImportError):
+    except (OSError, ValueError, KeyError, ImportError):  # not cached, offline, an unknown model type
         return False
 
 
