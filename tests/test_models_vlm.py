@@ -117,6 +117,7 @@ def test_hf_vlm_random_tiny_session_runs_figstep_and_the_sample_with_images_cach
     def run(model: str) -> tuple[pytest.RunResult, dict]:
         result = pytester.runpytest_subprocess("--model", model, f"--judge={PLUMBING_JUDGE}", f"--safety-data={data}",
                                                "--safety-cache-dir=cache", "--safety-json=results.json",
+                                               "--diagnose=off",  # generation and caching here; test_diagnostics_vlm.py
                                                "-p", "no:cacheprovider", timeout=600)
         return result, json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
 

@@ -24,14 +24,18 @@ LLAVA_TEMPLATE = (
     "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{ line['text'] }}"
     "{% elif line['type'] == 'image' %}<image>\n{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-def _text_config(tokenizer: Any) -> dict[str, Any]:
-    return dict(model_type="llama", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id)
+def _text_config(tokenizer: Any, **sizes: int) -> dict[str, Any]:
+    return {**dict(model_type="llama", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                   num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                   pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                   eos_token_id=tokenizer.eos_token_id), **sizes}
 
 
-def idefics3(tokenizer_dir: Path, out: Path) -> Path:
+#: text sizes vLLM's CPU attention takes (head size 32; the defaults' 8 it has no kernel for)
+VLLM_TEXT = {"hidden_size": 64, "num_attention_heads": 2, "num_key_value_heads": 1}
+
+
+def idefics3(tokenizer_dir: Path, out: Path, **text_sizes: int) -> Path:
     """Idefics3 (SmolVLM's family): SigLIP-style encoder, pixel-shuffle connector, Llama text model."""
     import torch
     from transformers import AutoTokenizer, Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
@@ -43,7 +47,7 @@ def idefics3(tokenizer_dir: Path, out: Path) -> Path:
     processor = Idefics3Processor(image_processor=images, tokenizer=tokenizer, image_seq_len=4,
                                   chat_template=IDEFICS3_TEMPLATE)
     tokenizer = processor.tokenizer  # now with <image>, <fake_token_around_image>, <end_of_utterance>
-    config = Idefics3Config(text_config=_text_config(tokenizer),
+    config = Idefics3Config(text_config=_text_config(tokenizer, **text_sizes),
                             vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                                num_attention_heads=4, image_size=32, patch_size=8),
                             scale_factor=2, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),

@@ -16,6 +16,7 @@ from deepsight_pytest.errors import CaseTooLarge, DeepSightError, GenerationErro
 from deepsight_pytest.core.generation import fill_responses
 from deepsight_pytest.core.judge_views import DEFAULT as LAST_ANSWER, combine, judge_items
 from deepsight_pytest.judges import Judge, create_judge
+from deepsight_pytest.judges.base import judged_view
 from deepsight_pytest.models import GenerationSettings, ModelBackend, ModelContext
 from deepsight_pytest.models.reasoning import apply_reasoning
 from deepsight_pytest.models.transformers_backend import TOO_LARGE
@@ -406,7 +407,8 @@ class Engine:
             tracker = self.progress.track(label, "judging", len(todo))
             try:
                 items = [judge_items(judge_view, judged[i], responses[i][1]) for i in todo]
-                flat = judge.judge([item for group in items for item in group])  # one batch for every turn
+                # one batch for every turn; image cases as text unless the judge sees images
+                flat = judge.judge(judged_view(judge, [item for group in items for item in group]))
                 fresh, start = [], 0
                 for group in items:
                     fresh.append(combine(judge_view, flat[start:start + len(group)]))

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Sequence
 
+from deepsight_pytest.core.images import TEXT_ONLY_META, as_text_only, content_text, images_of, text_part
 from deepsight_pytest.records import Case, Message, Response, Safety, Verdict
 
 Item = tuple[Case, Response]
@@ -30,7 +31,7 @@ def transcript(messages: Sequence[Message]) -> str:
     """A dialogue as plain text, one labelled turn per paragraph (system prompts left out: the
     judge reads what was said, not the framing it was said under)."""
     names = {"user": "User", "assistant": "Assistant"}
-    return "\n\n".join(f"{names[m['role']]}: {m['content']}" for m in messages if m["role"] in names)
+    return "\n\n".join(f"{names[m['role']]}: {content_text(m['content'])}" for m in messages if m["role"] in names)
 
 
 def _last(case: Case, response: Response) -> list[Item]:
@@ -52,8 +53,13 @@ def _every_turn(case: Case, response: Response) -> list[Item]:
 def _conversation(case: Case, response: Response) -> list[Item]:
     before = response.conversation(case)[:-1]
     system = [m for m in before if m["role"] == "system"]
-    shown: tuple[Message, ...] = (*system, {"role": "user", "content": transcript(before)})
-    return [(replace(case, messages=shown, followups=()), replace(response, turns=()))]
+    images = images_of(before)  # kept beside the transcript: a judge that sees images gets them
+    text = transcript(before)
+    shown: tuple[Message, ...] = (*system, {"role": "user", "content": [*images, text_part(text)] if images else text})
+    meta = case.meta
+    if images:  # what a text judge reads instead: the transcript with the case's text-only request
+        meta = {**meta, TEXT_ONLY_META: transcript(response.conversation(as_text_only(case))[:-1])}
+    return [(replace(case, messages=shown, followups=(), meta=meta), replace(response, turns=()))]
 
 
 def _worst(verdicts: Sequence[Verdict]) -> Verdict:

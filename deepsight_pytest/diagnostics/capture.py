@@ -106,7 +106,8 @@ class Encoded:
 
     ``attention_mask`` marks the real tokens of this batch (what pools average over). A batch that
     continues an earlier pass's cache also carries ``context_mask`` (cached + new tokens, what the
-    model attends over) and its ``position_ids``.
+    model attends over) and its ``position_ids``. ``inputs_embeds``: the input embeddings when they
+    are not the ids' token embeddings (a VLM's language tower: image features merged in, ``tower.py``).
     """
 
     input_ids: Any
@@ -114,6 +115,7 @@ class Encoded:
     positions: Any = None
     context_mask: Any = None
     position_ids: Any = None
+    inputs_embeds: Any = None
 
     def model_inputs(self) -> dict[str, Any]:
         """Attention mask and position ids for the model: positions count real tokens only, so a
@@ -186,6 +188,8 @@ class ActivationCapture:
         self._encoded = encoded
         self.results = {how: {} for how in self.pools}
         self.cache = None
+        if inputs_embeds is None:
+            inputs_embeds = encoded.inputs_embeds
         base = getattr(self.model, "base_model", self.model)
         inputs = {"inputs_embeds": inputs_embeds} if inputs_embeds is not None else {"input_ids": encoded.input_ids}
         inputs.update(encoded.model_inputs())
@@ -251,8 +255,13 @@ def render_conversation(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -
 
 def encode(tokenizer: Any, texts: Sequence[str], device: Any, *, positions: Sequence[int] | None = None,
            special_tokens: bool = False) -> Encoded:
-    """Tokenise with left padding; ``positions`` index each unpadded text and are shifted by its padding."""
+    """Tokenise with left padding; ``positions`` index each unpadded text and are shifted by its padding.
+    A tokenizer with its own ``encode_inputs`` (a VLM's, ``tower.py``) encodes the texts itself."""
     import torch
+
+    own = getattr(tokenizer, "encode_inputs", None)
+    if own is not None:
+        return own(texts, device, positions=positions, special_tokens=special_tokens)  # type: ignore[no-any-return]
 
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"

@@ -69,7 +69,7 @@ class DeepScan:
         backend = self.backend
         return (f"model {mask_spec(getattr(backend, 'spec', '?'))!r} ({type(backend).__name__}) has no weights in this "
                 "process (an API or scripted backend); white-box diagnostics need a transformers model "
-                "(smollm2, hf:, gguf:)")
+                "(smollm2, hf:, gguf:, hf-vlm:)")
 
     @property
     def model(self) -> Any:
@@ -236,7 +236,9 @@ class DeepScan:
         return _with(records, found)
 
     def case_key(self, record: Record, reference_key: str) -> str:
-        return content_key("deepscan-case", CASE_VERSIONS, reference_key, record.case.messages,
+        from deepsight_pytest.core.images import key_view  # an image by its hash, not where it sits today
+
+        return content_key("deepscan-case", CASE_VERSIONS, reference_key, key_view(record.case.messages),
                            record.response.text, record.response.model)
 
     def _diagnose(self, chosen: list[Record]) -> dict[str, list[dict[str, Any]]]:

@@ -9,6 +9,11 @@ Also the two safety readings every judge shares, so that no judge re-derives the
   (``not_applicable``, unknown).
 
 Keyed (objective) cases are the ``mcq`` judge's; other judges call them ``not_applicable``.
+
+Image cases: a judge reads text unless it ``sees_images`` (a vision judge model, ``llm:hf-vlm:...``).
+:func:`judged_view` gives every other judge each image case as its text-only form (``as_text_only``:
+the benchmark's own text of the request, e.g. FigStep's question, else the message's text parts),
+so no judge meets content parts it cannot read.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 from deepsight_pytest.errors import SpecError
+from deepsight_pytest.core.images import as_text_only
 from deepsight_pytest.records import Case, Expect, Response, Safety, Verdict
 
 if TYPE_CHECKING:
@@ -43,6 +49,9 @@ class Judge(abc.ABC):
 
     id: str
     version: str
+    #: whether the judge reads an image case's images (a vision judge model); the others get the
+    #: case's text (:func:`judged_view`)
+    sees_images: bool = False
 
     @property
     def key(self) -> str:
@@ -61,6 +70,14 @@ class Judge(abc.ABC):
 
     def close(self) -> None:
         """Release a judge model, if the judge holds one."""
+
+
+def judged_view(judge: Judge, items: Sequence[tuple[Case, Response]]) -> list[tuple[Case, Response]]:
+    """The items as ``judge`` reads them: as given to a judge that sees images, else each image case
+    as its text-only form (a text case is unchanged)."""
+    if judge.sees_images:
+        return list(items)
+    return [(as_text_only(case), response) for case, response in items]
 
 
 REFUSED = "refusal"

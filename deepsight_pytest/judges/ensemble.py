@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 from deepsight_pytest.errors import SpecError
 from deepsight_pytest.records import Case, Response, Safety, Verdict
 from deepsight_pytest.core.registry import Registry
-from deepsight_pytest.judges.base import Judge, JudgeSpec
+from deepsight_pytest.judges.base import Judge, JudgeSpec, judged_view
 
 Rule = Callable[[Sequence[Safety]], Safety]
 
@@ -92,8 +92,13 @@ class EnsembleJudge(Judge):
     def key(self) -> str:
         return f"{self.id}@{self.version}({'+'.join(m.key for m in self.members)}?rule={self.rule_name})"
 
+    @property
+    def sees_images(self) -> bool:  # type: ignore[override]
+        """Given the images when a member reads them; each member gets its own view."""
+        return any(m.sees_images for m in self.members)
+
     def judge(self, items: Sequence[tuple[Case, Response]]) -> list[Verdict]:
-        columns = [member.judge(items) for member in self.members]
+        columns = [member.judge(judged_view(member, items)) for member in self.members]
         return [self._combine(list(row)) for row in zip(*columns)]
 
     def _combine(self, verdicts: list[Verdict]) -> Verdict:

@@ -198,7 +198,7 @@ class RubricJudge(ModelJudge):
         return self.rubric.name
 
     def prompt(self, case: Case, response: Response) -> str:
-        return self.chat(self.rubric.messages(case, response))
+        return self.chat(self.rubric.messages(case, response), case)  # a vision judge model sees the images
 
     def decide(self, case: Case, response: Response, output: str) -> Verdict:
         return self.rubric.decide(self.key, case, output)

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from urllib.parse import urlencode
 
 from deepsight_pytest.errors import SpecError
+from deepsight_pytest.core.images import is_image, text_part
 from deepsight_pytest.models import (
     GenerationSettings,
     ModelBackend,
@@ -83,6 +84,11 @@ class ModelJudge(Judge):
         return self._model
 
     @property
+    def sees_images(self) -> bool:  # type: ignore[override]
+        """A vision judge model (``hf-vlm:``, ``openai:`` in chat mode) may take the case's images."""
+        return bool(getattr(self.model, "sees_images", False))
+
+    @property
     def key(self) -> str:
         budget = self.options.get(BUDGET_OPTION)
         parts = [p for p in (self.variant, budget and f"max_new_tokens={budget}") if p]
@@ -133,13 +139,30 @@ class ModelJudge(Judge):
         """A verdict that needs no judge model (an empty answer), else None."""
         return empty(self.key) if not response.text.strip() else None
 
-    def chat(self, messages: Sequence[Message]) -> str:
-        """The judge model's own chat template applied to ``messages``."""
+    def chat(self, messages: Sequence[Message], case: Case | None = None) -> str:
+        """The judge model's own chat template applied to ``messages``; given the ``case``, a judge
+        model that sees images gets the case's images in the last user message (before its text:
+        where the judge model puts them is its own ``?image=`` option)."""
+        if case is not None and self.sees_images and case.images:
+            messages = with_images(messages, case.images)
         return self.model.render(list(messages))
 
     def close(self) -> None:
         if self._model is not None:
             self._model.close()
+
+
+def with_images(messages: Sequence[Message], images: Sequence[dict[str, str]]) -> list[Message]:
+    """The messages with ``images`` added to the last user message (its text kept as a text part)."""
+    out = [dict(m) for m in messages]
+    last = max((i for i, m in enumerate(out) if m.get("role") == "user"), default=None)
+    if last is None:
+        return out
+    content = out[last]["content"]
+    parts = list(content) if isinstance(content, (list, tuple)) else [text_part(str(content))]
+    known = {p.get("sha256") for p in parts if is_image(p)}
+    out[last] = {**out[last], "content": [*(i for i in images if i.get("sha256") not in known), *parts]}
+    return out
 
 
 def conversation(case: Case, response: Response) -> list[dict[str, Any]]:

@@ -6,6 +6,14 @@ store gets each response as soon as it exists. vLLM is imported on the first gen
 the plugin loads. Prompts are rendered with the checkpoint's own tokenizer (transformers, no
 engine needed), so a fully cached run never starts vLLM at all.
 
+An image-text checkpoint (its ``config.json`` has a ``vision_config``: Idefics3 / SmolVLM, LLaVA,
+Qwen2-VL, ...) sees images: its prompts are rendered by its processor's chat template exactly as
+``hf-vlm:`` renders them (``?image=before|after|case`` places a message's images), and each prompt
+with images goes to the engine as vLLM's multimodal input, ``{"prompt": <rendered text>,
+"multi_modal_data": {"image": <PIL image(s)>}}`` (:func:`engine_request`): vLLM's own processor
+for the model expands each placeholder into the image's tokens. A prompt without images goes as
+token ids, as for a text model. An image file gone or unreadable is that case's error.
+
 Spec options pass straight to ``vllm.LLM``: ``tensor_parallel_size`` (``tp``),
 ``data_parallel_size`` (``dp``), ``pipeline_parallel_size`` (``pp``),
 ``distributed_executor_backend`` (``ray`` for a multi-node Ray cluster, ``mp``), ``dtype``, ``max_model_len``, ``gpu_memory_utilization``,
@@ -20,14 +28,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from deepsight_pytest.errors import BackendError, SpecError
+from deepsight_pytest.errors import BackendError, DataError, SpecError
+from deepsight_pytest.core.images import prompt_images
 from deepsight_pytest.records import Message, Response
-from deepsight_pytest.models.base import GenerationSettings, StreamingBackend
+from deepsight_pytest.models.base import GenerationSettings, ModelSpec, StreamingBackend
 from deepsight_pytest.models.transformers_backend import local_fingerprint
 from deepsight_pytest.core.sanitize import mask_spec
-from deepsight_pytest.models.base import ModelSpec
 
 WHOLE_SUITE = 1 << 31
+IMAGE_POSITIONS = ("before", "after", "case")  # as hf-vlm:'s ?image=
 
 
 def _flag(text: str) -> bool:
@@ -107,6 +116,44 @@ def resolve_source(spec: str, arg: str, prefix: str) -> str:
     return arg
 
 
+def is_vision_checkpoint(source: str) -> bool:
+    """Whether a checkpoint has a vision tower (``vision_config`` in its config), without vLLM: a
+    local folder's config.json, else the hub config transformers has cached (False if none)."""
+    import json
+
+    path = Path(source)
+    if path.is_dir():
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(config, dict) and isinstance(config.get("vision_config"), dict)
+    try:
+        from transformers import AutoConfig
+
+        return getattr(AutoConfig.from_pretrained(source), "vision_config", None) is not None
+    except (OSError, ValueError, KeyError, ImportError):  # not cached, offline, an unknown model type
+        return False
+
+
+def engine_request(prompt: str, tokenizer: Any) -> dict[str, Any]:
+    """What ``LLM.enqueue`` gets for one rendered prompt: a ``TokensPrompt`` (``prompt_token_ids``)
+    for text, a ``TextPrompt`` with ``multi_modal_data`` for a prompt carrying images (vLLM's
+    processor tokenises it and expands each image placeholder). A missing or bad image file is a
+    :class:`DataError` naming it."""
+    if prompt_images(prompt):
+        from deepsight_pytest.models.vlm_backend import open_images
+
+        images = open_images(prompt)
+        # the images' sha256 as their ids: vLLM's processor and encoder caches then skip hashing the pixels
+        hashes = [part["sha256"] for part in prompt_images(prompt)]
+        return {"prompt": str(prompt), "multi_modal_data": {"image": images[0] if len(images) == 1 else images},
+                "multi_modal_uuids": {"image": hashes}}
+    # Token ids, not text: the rendered template already holds the special tokens it needs,
+    # exactly as the transformers backend feeds them (no second BOS).
+    return {"prompt_token_ids": tokenizer(prompt, add_special_tokens=False).input_ids}
+
+
 def weights_fingerprint(source: str) -> str:
     """The weights' content hash for a local folder (memoised per file), else the hub id."""
     path = Path(source)
@@ -118,19 +165,42 @@ class VllmBackend(StreamingBackend):
 
     has_weights = False  # the engine runs in worker processes: no hooks for white-box diagnostics
 
-    def __init__(self, spec: str, source: str, engine_args: dict[str, Any]) -> None:
+    def __init__(self, spec: str, source: str, engine_args: dict[str, Any], position: str = "before") -> None:
         self.spec = spec
         self.source = source
         self.engine_args = engine_args
+        self.position = position  # where a message's images go in an image-text checkpoint's prompt
         self._fingerprint: str | None = None
         self._tokenizer: Any = None
+        self._processor: Any = None
+        self._sees: bool | None = None
         self._llm: Any = None
+
+    @property
+    def sees_images(self) -> bool:  # type: ignore[override]
+        """An image-text checkpoint: told from its config, without starting the engine."""
+        if self._sees is None:
+            self._sees = is_vision_checkpoint(self.source)
+        return self._sees
 
     @property
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = f"{weights_fingerprint(self.source)}:vllm:{self.engine_args.get('dtype', 'auto')}"
+            base = weights_fingerprint(self.source)
+            if self.sees_images and Path(self.source).is_dir():  # the image processor decides the pixels
+                from deepsight_pytest.models.vlm_backend import processor_digest
+
+                base = f"{base}:{processor_digest(Path(self.source))}"
+            self._fingerprint = f"{base}:vllm:{self.engine_args.get('dtype', 'auto')}"
         return self._fingerprint
+
+    @property
+    def processor(self) -> Any:
+        if self._processor is None:
+            from deepsight_pytest.models.vlm_backend import load_processor
+
+            self._processor = load_processor(self.spec, self.source)
+        return self._processor
 
     @property
     def tokenizer(self) -> Any:
@@ -161,6 +231,10 @@ class VllmBackend(StreamingBackend):
         return self._llm
 
     def render(self, messages: Sequence[Message]) -> str:
+        if self.sees_images:  # the processor's chat template, as hf-vlm: renders it
+            from deepsight_pytest.models.vlm_backend import render_parts
+
+            return render_parts(self.processor, messages, self.position)
         tokenizer = self.tokenizer
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
@@ -177,15 +251,22 @@ class VllmBackend(StreamingBackend):
         """Submit every prompt, then step the engine and yield each request as it finishes."""
         from vllm import SamplingParams
 
-        # Token ids, not text: the rendered template already holds the special tokens it needs,
-        # exactly as the transformers backend feeds them (no second BOS).
-        token_ids = [self.tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+        requests: list[dict[str, Any]] = []
+        rows: list[int] = []  # request -> prompt index
+        for i, prompt in enumerate(prompts):
+            try:
+                requests.append(engine_request(prompt, self.tokenizer))
+            except DataError as exc:  # this case's error (an image gone); the others go on
+                yield i, Response("", 0, "error", 0.0, self.fingerprint, error=str(exc))
+                continue
+            rows.append(i)
+        if not requests:
+            return
         params = SamplingParams(max_tokens=settings.max_new_tokens, temperature=settings.temperature,
                                 top_p=settings.top_p, seed=settings.sample_seed if settings.sampling else None)
         llm, engine = self.llm, self.llm.llm_engine
         started = time.perf_counter()
-        internal = [str(rid) for rid in llm.enqueue([{"prompt_token_ids": ids} for ids in token_ids], params,
-                                                       use_tqdm=False)]
+        internal = [str(rid) for rid in llm.enqueue(requests, params, use_tqdm=False)]
         # enqueue returns internal ids ("7-1a2b3c4d"); outputs carry the external one ("7").
         index = {rid.rsplit("-", 1)[0]: i for i, rid in enumerate(internal)}
         index.update({rid: i for i, rid in enumerate(internal)})
@@ -196,7 +277,7 @@ class VllmBackend(StreamingBackend):
                     position = index.get(str(output.request_id))
                     if output.finished and position in unfinished:
                         unfinished.discard(position)
-                        yield position, self._response(output, time.perf_counter() - started)
+                        yield rows[position], self._response(output, time.perf_counter() - started)
         finally:
             if unfinished:  # the consumer stopped early (a crash): leave the engine idle
                 engine.abort_request([internal[i] for i in unfinished], internal=True)
@@ -212,7 +293,8 @@ class VllmBackend(StreamingBackend):
                         latency_s=round(latency, 4), model=self.fingerprint)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "source": self.source, "engine_args": self.engine_args}
+        found = {**super().describe(), "source": self.source, "engine_args": self.engine_args}
+        return {**found, "image_position": self.position} if self._sees else found
 
     def close(self) -> None:
         if self._llm is not None:
@@ -224,7 +306,12 @@ class VllmBackend(StreamingBackend):
 
 
 def make_vllm(spec: ModelSpec) -> VllmBackend:
-    """vLLM's offline engine in-process: ``vllm:<path or id>?tensor_parallel_size=2&dtype=bfloat16``."""
+    """vLLM's offline engine in-process: ``vllm:<path or id>?tensor_parallel_size=2&dtype=bfloat16``
+    (``&image=before|after|case`` for an image-text checkpoint)."""
     source = resolve_source(spec.text, spec.arg, "vllm")
-    engine_args, _ = engine_options(spec.options)
-    return VllmBackend(spec.text, source, engine_args)
+    engine_args, rest = engine_options(spec.options, extra=("image",))
+    position = rest.get("image", "before")
+    if position not in IMAGE_POSITIONS:
+        raise SpecError(f"model {mask_spec(spec.text)!r}: option image must be one of {', '.join(IMAGE_POSITIONS)}, "
+                        f"got {position!r}")
+    return VllmBackend(spec.text, source, engine_args, position)

@@ -41,10 +41,51 @@ def hf_parts(content: Any, position: str) -> list[dict[str, Any]]:
             for p in place_images(content, position)]
 
 
+def render_parts(processor: Any, messages: Sequence[Message], position: str, generation_prompt: bool = True) -> str:
+    """The processor's chat template over ``messages``, an image placeholder where each image goes
+    (``position``); a :class:`Prompt` carrying the images in that order when there are any
+    (``vllm:`` renders image-text checkpoints the same way)."""
+    conversation = [{"role": m["role"], "content": hf_parts(m["content"], position)} for m in messages]
+    text = processor.apply_chat_template(conversation, add_generation_prompt=generation_prompt, tokenize=False)
+    ordered = [p for m in messages for p in place_images(m["content"], position) if is_image(p)]
+    return Prompt(text, ordered) if ordered else text
+
+
+def processor_digest(folder: Path) -> str:
+    """sha256 of the image processor's files in a checkpoint folder: they decide the pixels the model sees."""
+    digest = hashlib.sha256()
+    for name in PROCESSOR_FILES:
+        if (folder / name).is_file():
+            digest.update(name.encode() + (folder / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_processor(spec: str, source: str) -> Any:
+    """``AutoProcessor`` of a checkpoint, left-padding, with a chat template (else one-line errors)."""
+    from transformers import AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"{mask_spec(spec)}: cannot load the processor from {source}: "
+                           f"{' '.join(str(exc).split())[:300]}") from None
+    if getattr(processor, "chat_template", None) is None:
+        raise BackendError(f"{mask_spec(spec)}: the processor in {source} has no chat template")
+    processor.tokenizer.padding_side = "left"
+    if processor.tokenizer.pad_token is None:
+        processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    return processor
+
+
+def open_images(prompt: str) -> list[Any]:
+    """The prompt's images as RGB PIL images, in order (a DataError for a missing or bad file)."""
+    return [_open(part) for part in prompt_images(prompt)]
+
+
 class VisionLanguageBackend(ModelBackend):
     """An image-text-to-text model through ``AutoProcessor`` + ``AutoModelForImageTextToText``."""
 
-    has_weights = False  # white-box diagnostics read causal LMs; a VLM's language tower is not wired yet
+    has_weights = True  # white-box diagnostics read the language tower (``diagnostics/tower.py``)
     sees_images = True
 
     def __init__(self, spec: str, source: str, *, position: str = "before", dtype: str = "float32",
@@ -54,6 +95,7 @@ class VisionLanguageBackend(ModelBackend):
         self._fingerprint: str | None = None
         self._processor: Any = None
         self._model: Any = None
+        self._tokenizer: Any = None
 
     @property
     def fingerprint(self) -> str:
@@ -73,19 +115,7 @@ class VisionLanguageBackend(ModelBackend):
     @property
     def processor(self) -> Any:
         if self._processor is None:
-            from transformers import AutoProcessor
-
-            try:
-                processor = AutoProcessor.from_pretrained(self.source)
-            except (OSError, ValueError) as exc:
-                raise BackendError(f"{mask_spec(self.spec)}: cannot load the processor from {self.source}: "
-                                   f"{' '.join(str(exc).split())[:300]}") from None
-            if getattr(processor, "chat_template", None) is None:
-                raise BackendError(f"{mask_spec(self.spec)}: the processor in {self.source} has no chat template")
-            processor.tokenizer.padding_side = "left"
-            if processor.tokenizer.pad_token is None:
-                processor.tokenizer.pad_token = processor.tokenizer.eos_token
-            self._processor = processor
+            self._processor = load_processor(self.spec, self.source)
         return self._processor
 
     @property
@@ -109,11 +139,27 @@ class VisionLanguageBackend(ModelBackend):
     def ready(self) -> None:
         self.model  # noqa: B018  (loads the weights before the engine times generation)
 
+    @property
+    def tokenizer(self) -> Any:
+        """What the white-box diagnostics tokenise with: the text tokenizer, plus the chat template
+        and the language tower's image-aware inputs (``diagnostics/tower.py``)."""
+        if self._tokenizer is None:
+            from deepsight_pytest.diagnostics.tower import TowerTokenizer
+
+            self._tokenizer = TowerTokenizer(self)
+        return self._tokenizer
+
     def render(self, messages: Sequence[Message]) -> str:
-        conversation = [{"role": m["role"], "content": hf_parts(m["content"], self.position)} for m in messages]
-        text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-        ordered = [p for m in messages for p in place_images(m["content"], self.position) if is_image(p)]
-        return Prompt(text, ordered) if ordered else text
+        return self.render_messages(messages, generation_prompt=True)
+
+    def render_messages(self, messages: Sequence[Message], *, generation_prompt: bool) -> str:
+        """The chat template over these messages (a Prompt carrying their images, if any); without
+        the generation prompt it is the conversation the diagnostics pool."""
+        return render_parts(self.processor, messages, self.position, generation_prompt)
+
+    @staticmethod
+    def open_image(part: dict[str, str]) -> Any:
+        return _open(part)
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings,
                  batch_size: int) -> list[Response]:
@@ -177,6 +223,7 @@ class VisionLanguageBackend(ModelBackend):
     def close(self) -> None:
         self._model = None
         self._processor = None
+        self._tokenizer = None
 
 
 def _open(part: dict[str, str]) -> Any:

@@ -16,6 +16,11 @@ has them computed by two passes, each batched by the token budget (``models/budg
   layer with respect to the input embeddings, times the embeddings, gives each prompt token's
   attribution (``token_attribution``, restricted to the user's message). A prompt too long for
   this pass even alone gets a skipped ``token_attribution`` entry with the reason.
+
+On a vision-language model (``hf-vlm:``) the same readings are taken on its language tower
+(``tower.py``): the inputs are the tower's merged embeddings (image features in the image tokens'
+rows), and each image's run of tokens is one ``<image>`` span of the attribution (its scores
+summed), counted in the user's message.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from deepsight_pytest.diagnostics.capture import (
     token_lengths,
 )
 from deepsight_pytest.diagnostics.checkpointing import checkpointed_blocks
+from deepsight_pytest.diagnostics.tower import attribution_spans
 
 if TYPE_CHECKING:
     from deepsight_pytest.diagnostics.references import ReferenceBundle
@@ -51,6 +57,7 @@ class PromptReading:
     scores: list[float]
     in_user: list[bool]
     skipped: str | None = None  # why there is no attribution (too large for the gradient pass)
+    widths: list[int] | None = None  # model tokens per shown token (an image's run is one, ``tower.py``)
 
 
 def _user_span(prompt: str, record: Record) -> tuple[int, int]:
@@ -98,8 +105,8 @@ def read_cases(scan: "ScanContext", bundle: "ReferenceBundle",
             continue
         ids, scores = found
         mask = _user_mask(tokenizer, prompt, _user_span(prompt, record))
-        readings.append(PromptReading(projections, [tokenizer.decode([i]) for i in ids], scores,
-                                      mask if mask is not None and len(mask) == len(ids) else [True] * len(ids)))
+        tokens, scores, inside, widths = attribution_spans(tokenizer, prompt, ids, scores, mask)
+        readings.append(PromptReading(projections, tokens, scores, inside, widths=widths))
     return readings, pooled
 
 
@@ -162,7 +169,9 @@ def _gradient_pass(scan: "ScanContext", bundle: "ReferenceBundle",
     encoded = encode(tokenizer, prompts, device)
     # gradients for the input embeddings only, never the weights; blocks recompute, not keep, activations
     with frozen(model), checkpointed_blocks(model, best):
-        embeds = model.get_input_embeddings()(encoded.input_ids).detach().requires_grad_(True)
+        given = encoded.inputs_embeds  # a VLM's tower: the image features merged in (``tower.py``)
+        embeds = (given if given is not None else model.get_input_embeddings()(encoded.input_ids))
+        embeds = embeds.detach().requires_grad_(True)
         out = capture.forward(encoded, inputs_embeds=embeds)
         state = out["last"][best]
         target = (state * bundle.units[best].to(device, state.dtype)).sum()
@@ -237,6 +246,8 @@ def attribution_entry(bundle: "ReferenceBundle", reading: PromptReading, sink: S
                f"(gradient x input; negative pushes away from refusal): {words or 'none'}")
     plot = sink.plot("token_attribution", "attribution", [t for t, _ in top], [s for _, s in top])
     data = {"layer": bundle.best_layer, "tokens": reading.tokens, "scores": reading.scores, "in_user": reading.in_user}
+    if reading.widths is not None and any(w != 1 for w in reading.widths):
+        data["widths"] = reading.widths  # an image's tokens are one span: how many each shown token covers
     return entry("token_attribution", summary, numbers, plot, sink.data("token_attribution", data))
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Sequence
 
+from deepsight_pytest.core.images import content_text
 from deepsight_pytest.records import Case, Response, Verdict
 from deepsight_pytest.judges.base import harm_verdict, unknown
 from deepsight_pytest.judges.model_judge import ModelJudge, conversation
@@ -53,7 +54,7 @@ _UNSAFE = re.compile(r"^unsafe\n(.*)$")
 
 def build_body(turns: Sequence[dict[str, str]], categories: Sequence[tuple[str, str]] = CATEGORIES) -> str:
     """llama-stack's ``build_prompt``: the task, categories, conversation and instructions."""
-    conversations = "\n\n".join(f"{ROLE_NAMES[t['role']]}: {t['content']}" for t in turns)
+    conversations = "\n\n".join(f"{ROLE_NAMES[t['role']]}: {content_text(t['content'])}" for t in turns)
     return PROMPT_TEMPLATE.substitute(agent_type=ROLE_NAMES[turns[-1]["role"]],
                                       categories="\n".join(f"{code}: {name}." for code, name in categories),
                                       conversations=conversations)
