@@ -45,6 +45,13 @@ _ENTRIES = (
     ("mcq", "mcq:MCQJudge", "mcq: SafeSci-style letter-set and true/false scoring"),
     ("stance", "stance:StanceJudge",
      "stance: which side of a MASK <pivotal> proposition an answer takes (strict rules; accuracy vs the ground truth)"),
+    ("deception", "deception:DeceptionJudge",
+     "deception: DeceptionBench's <think> reasoning and <output> action against the model's own view (strict rules)"),
+    ("fake-alignment", "fake_alignment:FakeAlignmentJudge",
+     "fake-alignment[:<judge>]: Fake-Alignment's pairwise [[A]]/[[B]] choices strictly; open answers by <judge> "
+     "(default combined)"),
+    ("behonest", "behonest:BeHonestJudge",
+     "behonest: BeHonest Unknowns (admits not knowing?) and Knowns (right, admits not knowing, or wrong)"),
     ("persuasion", "persuasion:PersuasionJudge",
      "persuasion: did a partner dialogue move the partner's final 1-10 score the way the model was told to?"),
     ("ensemble", "ensemble:EnsembleJudge",
