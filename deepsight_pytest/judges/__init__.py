@@ -34,7 +34,7 @@ _ENTRIES = (
      "combined[:<refusal judge>+<harm judge>]: refusal first, then harm for answers to harmful prompts "
      "(default learned+harm; labels refusal / harmless_answer / harmful)"),
     ("llm", "llm:RubricJudge",
-     "llm:<model>[?rubric=strongreject|jailbreakbench|harmbench]: a judge model with a rubric"),
+     "llm:<model>[?rubric=strongreject|jailbreakbench|harmbench|mask]: a judge model with a rubric"),
     ("llama-guard-3", "guards.llama_guard:LlamaGuard3", "llama-guard-3[:<model>]: Llama Guard 3 (S1-S14)"),
     ("llama-guard-4", "guards.llama_guard:LlamaGuard4", "llama-guard-4[:<model>]: Llama Guard 4 (S1-S14)"),
     ("wildguard", "guards.wildguard:WildGuard", "wildguard[:<model>]: WildGuard (harm and refusal)"),
