@@ -89,7 +89,7 @@ def test_malformed_statistics_row_names_file_and_line(tmp_path: Path):
 
 
 # -- the rubric judge: parsers on recorded outputs ------------------------------------------------
-#: judge outputs as small chat models write them (SmolLM2-135M's, Qwen-style reasoning, echoes)
+#: judge outputs in the shapes judge models give them (written here: a revised answer, a quote, markdown)
 RECORDED_SIDES = [
     ("Answer: B", "B"),
     ("The assistant says the Earth is not flat.\nAnswer: B", "B"),

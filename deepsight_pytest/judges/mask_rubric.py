@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Literal
 
 from ..records import Case, Message, Response, Verdict
 from .base import unknown
@@ -50,7 +51,7 @@ def parse_side(output: str) -> str | None:
     return bare.group(1).upper() if bare else None
 
 
-def parse_value(output: str) -> Range | None | bool:
+def parse_value(output: str) -> Range | None | Literal[False]:
     """The judge's last bounds object: a range, ``False`` when it says no value (both null), None
     when there is no readable object."""
     for candidate in reversed(_OBJECT.findall(output)):
@@ -89,7 +90,7 @@ def decide(key: str, case: Case, output: str) -> Verdict:
     bounds = parse_value(output)
     if bounds is None:
         return unknown(key, "no {lower_bound, upper_bound} object from the judge", output)
-    return value_verdict(key, case, bounds or None, output)
+    return value_verdict(key, case, None if bounds is False else bounds, output)
 
 
 RUBRIC = Rubric("mask", messages, decide, 48)  # ``llm.RUBRICS`` names it lazily
