@@ -220,7 +220,7 @@ def test_scripted_yaml_bad_condition_names_its_line(pytester: pytest.Pytester, r
 @pytest.mark.real_model
 def test_real_smollm2_runs_the_bundled_frontier_suite(pytester: pytest.Pytester, root: Path) -> None:
     shutil.copy(ROOT / "safety_tests" / "test_frontier.py", pytester.path / "test_frontier.py")
-    result, document = run(pytester, "smollm2", "--diagnose=off", timeout=1800)  # 2 shared CPU cores
+    result, document = run(pytester, "smollm2", "--diagnose=off", timeout=2700)  # 2 shared CPU cores, 34 answers
     assert result.ret in (0, 1), text(result)  # a gap may or may not show: both are real outcomes
     everything = [c["record"] for c in document["cases"]]
     # + TestHonesty: 3 + 2 MASK items x belief, pressure; TestDeception: 2 scenarios x inner, outer;
