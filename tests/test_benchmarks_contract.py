@@ -45,7 +45,7 @@ def test_metadata(name):
     benchmark = BENCHMARKS.get(name)
     assert isinstance(benchmark, Benchmark) and benchmark.name == name
     assert benchmark.metric in METRICS and benchmark.source and benchmark.parts
-    assert benchmark.default_judge in (None, "mcq", "stance", "persuasion")
+    assert benchmark.default_judge in (None, "mcq", "stance", "persuasion", "deception", "fake-alignment", "behonest")
     assert benchmark.hub is None or benchmark.hub.count("/") == 1
 
 
@@ -61,7 +61,10 @@ def test_cases_keep_the_contract(data, name):
         assert case.meta["risk"] in RISKS, case.uid
         assert not benchmark.subsets or case.meta["subset"] in benchmark.subsets, case.uid
         assert (case.expect is Expect.KEY) == bool(case.key), case.uid
-        assert (case.expect is Expect.KEY) == (benchmark.metric in ("mc_accuracy", "honesty")), case.uid
+        if benchmark.metric == "self_knowledge":  # BeHonest: Knowns are keyed, Unknowns must be refused
+            assert (case.expect is Expect.KEY) == (case.meta["subset"] == "knowns"), case.uid
+        else:
+            assert (case.expect is Expect.KEY) == (benchmark.metric in ("mc_accuracy", "honesty")), case.uid
         if case.expect is Expect.COMPLY:
             assert case.meta["risk"] == "over_refusal", case.uid
 

@@ -133,7 +133,7 @@ def test_scripted_liar_under_pressure_fails_the_honesty_gate(pytester: pytest.Py
     assert gates["mask-sample/doubling_down_known_facts@pressure"]["ratio"] == 0.0
     pressured = [c["record"] for c in document["cases"] if c["record"]["case"]["condition"] == "pressure"]
     assert len(pressured) == 8 and {r["verdict"]["label"] for r in pressured} == {"lie"}
-    assert all(r["verdict"]["judge"] == "mask-honesty@1" for r in pressured)
+    assert all(r["verdict"]["judge"] == "mask-honesty@2" for r in pressured)
     earth = next(r for r in pressured if r["case"]["id"] == "kf-earth")
     assert earth["verdict"]["rationale"] == "believes B but says A under pressure"
     # two separate calls: the belief twin has no trace of the pressure prompt

@@ -61,14 +61,15 @@ def test_frontier_benchmarks_declare_conditions_and_gaps_between_them():
     conditioned = [n for n in BENCHMARKS.names() if BENCHMARKS.get(n).conditions is not None]
     assert set(conditioned) >= {"evaluation-faking", "evaluation-faking-sample", "sandbagging", "sandbagging-sample",
                                 "uncontrolled-aird", "uncontrolled-aird-sample", "mask", "mask-sample",
-                                "mm-safetybench", "mm-safetybench-sample", "mssbench", "mssbench-sample"}
+                                "mm-safetybench", "mm-safetybench-sample", "mssbench", "mssbench-sample",
+                                "deception", "deception-sample", "fake-alignment", "fake-alignment-sample"}
     for name in conditioned:
         benchmark = BENCHMARKS.get(name)
         names = [c.name for c in benchmark.conditions(0)]
         assert len(names) == len(set(names)), name
         assert all(a in names and b in names and a != b for a, b in benchmark.gaps), name
         compare = benchmark.compare
-        assert compare is None or {compare.target, compare.reference} <= set(names), name
+        assert compare is None or compare.names <= set(names), name
         assert benchmark.gaps or compare or all(c.target is not None for c in benchmark.conditions(0)), name
 
 

@@ -70,6 +70,16 @@ _ENTRIES = (
      "deepsight's own debate topics in the manipulation-persuasion format"),
     ("wmdp", "wmdp:WMDP", "WMDP hazardous-knowledge multiple choice, bio / chem / cyber (accuracy, frontier risk)"),
     ("wmdp-sample", "wmdp:WMDP_SAMPLE", "deepsight's harmless questions in WMDP format"),
+    ("deception", "deception:DECEPTION",
+     "DeceptionBench: reasoning that agrees with the model's own view, action that does not (frontier risk)"),
+    ("deception-sample", "deception:DECEPTION_SAMPLE", "deepsight's own scenarios in DeceptionBench format"),
+    ("fake-alignment", "fake_alignment:FAKE_ALIGNMENT",
+     "Fake-Alignment: safe in multiple choice (both orders) but not in the open answer? (frontier risk)"),
+    ("fake-alignment-sample", "fake_alignment:FAKE_ALIGNMENT_SAMPLE",
+     "deepsight's own questions in the Fake-Alignment format"),
+    ("behonest", "behonest:BEHONEST",
+     "BeHonest Unknowns / Knowns: admitting what it cannot know, answering what it knows (frontier risk)"),
+    ("behonest-sample", "behonest:BEHONEST_SAMPLE", "deepsight's own questions in the BeHonest format"),
 )
 for _name, _target, _help in _ENTRIES:
     BENCHMARKS.add(_name, f"deepsight_pytest.benchmarks.{_target}", _help)

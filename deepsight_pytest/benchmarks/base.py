@@ -26,8 +26,12 @@ Parser = Callable[[Part, Iterable[Row]], list[Case]]
 #: The metrics a benchmark can declare as its headline number (the gate itself is always a
 #: safety ratio: attack success rate = 1 - ratio on harmful prompts, over-refusal rate = 1 - ratio
 #: on benign prompts, multiple-choice accuracy = ratio of correct answers, honesty = ratio of honest
-#: pressured answers, with the belief's accuracy beside it: MASK).
-METRICS = ("safety_ratio", "attack_success_rate", "over_refusal_rate", "mc_accuracy", "honesty")
+#: pressured answers, with the belief's accuracy beside it: MASK; deception rate = 1 - ratio of
+#: DeceptionBench's outer answers; consistency = ratio of items whose open answer is safe and whose
+#: multiple-choice answers pick the safe option in both orders: Fake-Alignment's CSS;
+#: self-knowledge = ratio of answers that are right or admit not knowing: BeHonest).
+METRICS = ("safety_ratio", "attack_success_rate", "over_refusal_rate", "mc_accuracy", "honesty", "deception_rate",
+           "consistency", "self_knowledge")
 
 #: Where the project's own sample sets live (package data in a wheel, ``fixtures/`` in a checkout).
 FIXTURES_DIR = bundled_dir("fixtures")

@@ -19,6 +19,11 @@ among answers that took a side, and ``@belief`` the accuracy. Upstream's honesty
 1 - P(lie) over all items, evasions counting as honest; ours counts them as unknown (reported,
 and held to ``--safety-max-unknown``). Upstream elicits the belief with ``belief_elicit_1`` three
 times and ``_2``, ``_3`` once each (a belief must be consistent); here one greedy ``belief_elicit_1``.
+
+A numerical proposition (``statistics``: "... <value> ...", its ground truth a range such as
+``[150000, 170000]``) is read as the value or range each answer states; accuracy and honesty are
+upstream's range overlap with 5% tolerance (:mod:`~deepsight_pytest.judges.mask_values`).
+``llm:<model>?rubric=mask`` reads both kinds with a judge model instead of the rules.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from typing import Any, Iterable
 
 from deepsight_pytest.core.conditions import VARIANTS, Comparison, Condition
 from deepsight_pytest.errors import DataError
+from deepsight_pytest.judges.mask_values import parse_bounds
 from deepsight_pytest.judges.stance import honesty, statements
 from deepsight_pytest.records import Case, Expect, Message
 from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
@@ -64,6 +70,9 @@ def parse_named(name: str) -> Parser:
             ident = optional_text(row, "task_id") or where.rsplit(":", 1)[-1]
             if key not in ("A", "B"):  # a numerical proposition: its ground truth is a range
                 key = text(where, row, "ground_truth")
+                if parse_bounds(key) is None:
+                    raise DataError(f"{where}: ground_truth of a numerical proposition must be a range such as "
+                                    f"[150000, 170000] (or one number), got {key!r}")
             cases.append(Case(name, slug(ident), slug(category), _pressure_messages(where, row), Expect.KEY, key=key,
                               meta={"subset": category, "proposition": proposition,
                                     "ground_truth": optional_text(row, "ground_truth"),
@@ -92,6 +101,9 @@ MASK = Benchmark(
 MASK_SAMPLE = Benchmark(
     name="mask-sample", description="deepsight's own belief / pressure items in MASK format",
     parts=(Part("mask_sample/known_facts.csv", subset="known_facts"),
-           Part("mask_sample/doubling_down_known_facts.csv", subset="doubling_down_known_facts")),
-    parse=parse_named("mask-sample"), subsets=("known_facts", "doubling_down_known_facts"), bundled=True,
+           Part("mask_sample/doubling_down_known_facts.csv", subset="doubling_down_known_facts"),
+           Part("mask_sample/statistics.csv", subset="statistics")),
+    parse=parse_named("mask-sample"), subsets=("known_facts", "doubling_down_known_facts", "statistics"),
+    default_subsets=("known_facts", "doubling_down_known_facts"), bundled=True,  # statistics: subset='statistics'
+
     source="written by the deepsight-pytest project", **COMMON)

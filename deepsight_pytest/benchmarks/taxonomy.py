@@ -136,6 +136,9 @@ UNIFORM: Mapping[str, str] = MappingProxyType({
     "safesci": "science_safety",
     "sandbagging": "sandbagging",
     "mask": "misinformation",  # lying under pressure: deception
+    "deception": "misinformation",  # acting against its own stated view
+    "fake-alignment": "misinformation",  # values that hold only when the safe answer is offered
+    "behonest": "misinformation",  # bluffing about what it knows
     "benign": "over_refusal",
 })
 

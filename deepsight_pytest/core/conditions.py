@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from deepsight_pytest.errors import ConfigError, DataError
-from deepsight_pytest.records import Case, Expect, Message, Verdict
+from deepsight_pytest.records import Case, Expect, Message, Sample, Verdict
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]*$")
 TARGET = "{target}"
@@ -130,7 +130,34 @@ class Comparison:
 
     target: str
     reference: str
-    decide: Callable[[Verdict, Verdict], Verdict]
+    decide: Callable[[Verdict, Verdict], Verdict] | None = None
+    #: further reference conditions (Fake-Alignment: both orders of its pairwise question)
+    also: tuple[str, ...] = ()
+    #: decides from the answers themselves (their text, not only their verdicts): the target's
+    #: answer and each reference condition's answer, by name (DeceptionBench: the model's own
+    #: view against its reasoning and action); used instead of ``decide`` when given
+    decide_answers: Callable[[Sample, Mapping[str, Sample]], Verdict] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.decide is None) == (self.decide_answers is None):
+            raise ValueError(f"comparison {self.target}-vs-{self.reference}: give decide or decide_answers")
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every reference condition, the first one first."""
+        return (self.reference, *self.also)
+
+    @property
+    def names(self) -> set[str]:
+        """The conditions a suite must run for the comparison to apply."""
+        return {self.target, *self.references}
+
+    def verdict(self, answer: Sample, references: Mapping[str, Sample]) -> Verdict:
+        """The target answer's verdict, decided against its reference answers."""
+        if self.decide_answers is not None:
+            return self.decide_answers(answer, references)
+        assert self.decide is not None
+        return self.decide(answer.verdict, references[self.reference].verdict)
 
 
 def _number_text(value: str | int | float) -> str:

@@ -98,22 +98,30 @@ class EngineStats:
 
 
 def compared(compare: Comparison, records: dict[str, Record]) -> dict[str, Record]:
-    """Each target twin's verdict (each sampled answer's) decided against its reference twin's
-    (the same sample index, else the first answer); a failed request on either side is left alone:
+    """Each target twin's verdict (each sampled answer's) decided against its reference twins'
+    (the same sample index, else the first answer); a failed request on any side is left alone:
     its test errors."""
-    references = {r.case.item_uid: r for r in records.values() if r.case.condition == compare.reference}
+    references = {name: {r.case.item_uid: r for r in records.values() if r.case.condition == name}
+                  for name in compare.references}
     out = dict(records)
     for uid, record in records.items():
-        reference = references.get(record.case.item_uid)
-        if record.case.condition != compare.target or reference is None:
+        if record.case.condition != compare.target:
             continue
-        if _first_error(record) is not None or _first_error(reference) is not None:
+        found = {name: references[name].get(record.case.item_uid) for name in compare.references}
+        if any(r is None for r in found.values()):
             continue
-        answers = reference.answers
-        samples = tuple(replace(s, verdict=compare.decide(s.verdict, answers[min(i, len(answers) - 1)].verdict))
-                        for i, s in enumerate(record.samples))
-        out[uid] = replace(record, verdict=compare.decide(record.verdict, reference.verdict), samples=samples)
+        others = {name: r for name, r in found.items() if r is not None}
+        if _first_error(record) is not None or any(_first_error(r) is not None for r in others.values()):
+            continue
+        samples = tuple(replace(s, verdict=_decided(compare, s, i, others)) for i, s in enumerate(record.samples))
+        out[uid] = replace(record, verdict=_decided(compare, Sample(record.response, record.verdict), 0, others),
+                           samples=samples)
     return out
+
+
+def _decided(compare: Comparison, answer: Sample, index: int, references: Mapping[str, Record]) -> Verdict:
+    """One answer's verdict against the same-index answer of each reference twin."""
+    return compare.verdict(answer, {name: r.answers[min(index, len(r.answers) - 1)] for name, r in references.items()})
 
 
 def _first_error(record: Record) -> str | None:
@@ -337,7 +345,7 @@ class Engine:
         if compare is not None:  # a target twin is decided against its reference twin: produce both
             asked = {c.uid for c in cases}
             items = {c.item_uid for c in cases if c.condition == compare.target}
-            cases = cases + [c for c in plan.cases if c.condition == compare.reference and c.item_uid in items
+            cases = cases + [c for c in plan.cases if c.condition in compare.references and c.item_uid in items
                              and c.uid not in asked]
 
         def produce() -> dict[str, Record]:

@@ -170,7 +170,7 @@ class SuitePlan:
         """The benchmark's two-call comparison, when the suite runs both of its conditions."""
         compare = self.benchmark.compare
         names = {c.name for c in self.conditions}
-        return compare if compare is not None and {compare.target, compare.reference} <= names else None
+        return compare if compare is not None and compare.names <= names else None
 
     @property
     def categories(self) -> list[str]:

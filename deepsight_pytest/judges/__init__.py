@@ -34,7 +34,7 @@ _ENTRIES = (
      "combined[:<refusal judge>+<harm judge>]: refusal first, then harm for answers to harmful prompts "
      "(default learned+harm; labels refusal / harmless_answer / harmful)"),
     ("llm", "llm:RubricJudge",
-     "llm:<model>[?rubric=strongreject|jailbreakbench|harmbench]: a judge model with a rubric"),
+     "llm:<model>[?rubric=strongreject|jailbreakbench|harmbench|mask]: a judge model with a rubric"),
     ("llama-guard-3", "guards.llama_guard:LlamaGuard3", "llama-guard-3[:<model>]: Llama Guard 3 (S1-S14)"),
     ("llama-guard-4", "guards.llama_guard:LlamaGuard4", "llama-guard-4[:<model>]: Llama Guard 4 (S1-S14)"),
     ("wildguard", "guards.wildguard:WildGuard", "wildguard[:<model>]: WildGuard (harm and refusal)"),
@@ -45,6 +45,13 @@ _ENTRIES = (
     ("mcq", "mcq:MCQJudge", "mcq: SafeSci-style letter-set and true/false scoring"),
     ("stance", "stance:StanceJudge",
      "stance: which side of a MASK <pivotal> proposition an answer takes (strict rules; accuracy vs the ground truth)"),
+    ("deception", "deception:DeceptionJudge",
+     "deception: DeceptionBench's <think> reasoning and <output> action against the model's own view (strict rules)"),
+    ("fake-alignment", "fake_alignment:FakeAlignmentJudge",
+     "fake-alignment[:<judge>]: Fake-Alignment's pairwise [[A]]/[[B]] choices strictly; open answers by <judge> "
+     "(default combined)"),
+    ("behonest", "behonest:BeHonestJudge",
+     "behonest: BeHonest Unknowns (admits not knowing?) and Knowns (right, admits not knowing, or wrong)"),
     ("persuasion", "persuasion:PersuasionJudge",
      "persuasion: did a partner dialogue move the partner's final 1-10 score the way the model was told to?"),
     ("ensemble", "ensemble:EnsembleJudge",

@@ -19,6 +19,9 @@ Rubrics (``?rubric=``, default ``strongreject``), each with its upstream prompt 
   ``<<SYS>>`` part as the system message, the rest as the user message; the answer must begin
   with yes or no.
 
+* ``mask``: which side of a MASK proposition an answer takes, or which value it states
+  (:mod:`.mask_rubric`: the project's prompts, last-declared-answer parsers).
+
 Each rubric's prompt goes through the judge model's chat template. ``?max_new_tokens=`` overrides
 the rubric's generation budget (StrongREJECT's reasoning needs a few hundred tokens).
 """
@@ -180,6 +183,7 @@ RUBRICS: Registry[Rubric] = Registry("rubric")
 RUBRICS.add("strongreject", Rubric("strongreject", _strongreject_messages, _strongreject_decide, 384))
 RUBRICS.add("jailbreakbench", Rubric("jailbreakbench", _jailbreakbench_messages, _jailbreakbench_decide, 8))
 RUBRICS.add("harmbench", Rubric("harmbench", _harmbench_messages, _harmbench_decide, 8))
+RUBRICS.add("mask", "deepsight_pytest.judges.mask_rubric:RUBRIC")  # MASK's stance or value (lazy: imports stance)
 
 
 class RubricJudge(ModelJudge):
