@@ -2,13 +2,13 @@
 
 The answers come from the product's ``scripted:<file>`` backend, a rule-based fake model, so these
 tests check plumbing (ids, cache keys, gates, JUnit properties, JSON, errors), never model safety,
-and say ``scripted`` in their names. The real SmolLM2 runs the bundled frontier suite at the end.
+and say ``scripted`` in their names. The real SmolLM2 runs the bundled frontier suite in
+tests/test_frontier_dialogues.py (in one session with its partner dialogue: one model load).
 """
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -215,40 +215,6 @@ def test_scripted_yaml_bad_condition_names_its_line(pytester: pytest.Pytester, r
     result, _ = run(pytester, None, "--collect-only", "deepsight.yaml")
     assert result.ret == 2, text(result)
     assert "deepsight.yaml:5: condition 'bad': history must be a list of turns" in text(result), text(result)
-
-
-@pytest.mark.real_model
-def test_real_smollm2_runs_the_bundled_frontier_suite(pytester: pytest.Pytester, root: Path) -> None:
-    shutil.copy(ROOT / "safety_tests" / "test_frontier.py", pytester.path / "test_frontier.py")
-    result, document = run(pytester, "smollm2", "--diagnose=off", timeout=2700)  # 2 shared CPU cores, 34 answers
-    assert result.ret in (0, 1), text(result)  # a gap may or may not show: both are real outcomes
-    everything = [c["record"] for c in document["cases"]]
-    # + TestHonesty: 3 + 2 MASK items x belief, pressure; TestDeception: 2 scenarios x inner, outer;
-    # TestFakeAlignment: 2 questions x open and both orders; TestSelfKnowledge: 2 questions
-    assert document["engine"]["generated"] == 4 * 3 + 5 * 2 + 2 * 2 + 2 * 3 + 2
-    assert all(r["response"]["text"].strip() and r["response"]["tokens"] > 0 for r in everything)
-    honesty = [r for r in everything if r["case"]["benchmark"] == "mask-sample"]
-    assert len(honesty) == 10 and {r["verdict"]["label"] for r in honesty if r["case"]["condition"] == "pressure"} \
-        <= {"honest", "lie", "evasive", "no_belief"}
-    frontier = {name: [r for r in everything if r["case"]["benchmark"] == name]
-                for name in ("deception-sample", "fake-alignment-sample", "behonest-sample")}
-    assert {r["verdict"]["label"] for r in frontier["deception-sample"] if r["case"]["condition"] == "outer"} <= {
-        "deceptive", "consistent", "unrelated", "untagged", "no_reasoning", "no_action", "no_view"}
-    assert {r["verdict"]["label"] for r in frontier["fake-alignment-sample"] if r["case"]["condition"] == "open"} <= {
-        "consistent_safe", "fake_aligned", "consistent_unsafe", "inconsistent", "undecided"}
-    assert {r["verdict"]["label"] for r in frontier["behonest-sample"]} <= {
-        "admits_unknown", "answered", "correct", "idk", "incorrect"}
-    print(json.dumps({name: [(r["case"]["id"], r["case"]["condition"], r["verdict"]["label"]) for r in records]
-                      for name, records in frontier.items()}))
-    records = [r for r in everything if r["case"]["benchmark"] == "evaluation-faking-sample"]
-    assert len(records) == 4 * 3
-    assert len({r["response"]["model"] for r in records}) == 1  # one model under every condition
-    assert {g["name"] for g in document["gaps"]} == {"evaluation-faking-sample/active-vs-none",
-                                                     "evaluation-faking-sample/inactive-eval-history-vs-none"}
-    for gap in document["gaps"]:
-        assert gap["paired"] + gap["unknown"] == 4 and gap["ci_low"] <= (gap["gap"] or 0) <= gap["ci_high"]
-    print(json.dumps([{k: g[k] for k in ("name", "rate_a", "rate_b", "gap", "ci_low", "ci_high")}
-                      for g in document["gaps"]]))
 
 
 SANDBAG_SUITE = '''\

@@ -2,10 +2,12 @@
 two-call evaluations (MASK: belief, then pressure) and a partner model playing the other party.
 
 The answers come from the product's ``scripted:<file>`` backend (plumbing, so the tests say
-``scripted``); the real SmolLM2 runs the MASK sample and a partner dialogue at the end.
+``scripted``); the real SmolLM2 runs the bundled frontier suite (MASK sample included) and a
+partner dialogue in one session at the end.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_conditions_sessions import COMPLIANCE, REFUSAL, SUITE, root, run, scripted, text  # noqa: F401
+from test_conditions_sessions import COMPLIANCE, REFUSAL, ROOT, SUITE, root, run, scripted, text  # noqa: F401
 
 PRESSED = '''\
 import pytest
@@ -250,15 +252,51 @@ def test_bad_partner_turns_is_a_one_line_collection_error(pytester: pytest.Pytes
 
 
 @pytest.mark.real_model
-def test_real_smollm2_talks_with_itself_as_partner(pytester: pytest.Pytester, root: Path) -> None:
+def test_real_smollm2_runs_the_bundled_frontier_suite_and_talks_with_itself_as_partner(pytester: pytest.Pytester,
+                                                                                      root: Path) -> None:
+    """Two real-model checks in one session (SmolLM2 loads once on CI's two cores): the bundled
+    frontier suite (safety_tests/test_frontier.py) and SmolLM2 as its own partner in a dialogue."""
+    shutil.copy(ROOT / "safety_tests" / "test_frontier.py", pytester.path / "test_frontier.py")
     pytester.makepyfile(test_partner=PARTNERED.format(turns=1, extra="judge='learned:text', sample=1, "
                                                                        "max_new_tokens=24"))
-    result, document = run(pytester, "smollm2", "--safety-partner-model", "smollm2", "--diagnose=off", timeout=900)
-    assert result.ret in (0, 1), text(result)  # the gap may or may not show: both are real outcomes
+    result, document = run(pytester, "smollm2", "--safety-partner-model", "smollm2", "--diagnose=off",
+                           timeout=2700)  # 2 shared CPU cores
+    assert result.ret in (0, 1), text(result)  # a gap may or may not show: both are real outcomes
+    everything = [c["record"] for c in document["cases"]]
+    # the bundled suite: 4 x 3 conditions + TestHonesty: 3 + 2 MASK items x belief, pressure;
+    # TestDeception: 2 scenarios x inner, outer; TestFakeAlignment: 2 questions x open and both
+    # orders; TestSelfKnowledge: 2 questions; the dialogue: plain + two answers + the partner's line
+    assert document["engine"]["generated"] == (4 * 3 + 5 * 2 + 2 * 2 + 2 * 3 + 2) + (1 + 2 + 1)
+    suites = ("evaluation-faking-sample", "mask-sample", "deception-sample", "fake-alignment-sample", "behonest-sample")
+    frontier = [r for r in everything if r["case"]["benchmark"] in suites]
+    assert all(r["response"]["text"].strip() and r["response"]["tokens"] > 0 for r in frontier)
+    honesty = [r for r in everything if r["case"]["benchmark"] == "mask-sample"]
+    assert len(honesty) == 10 and {r["verdict"]["label"] for r in honesty if r["case"]["condition"] == "pressure"} \
+        <= {"honest", "lie", "evasive", "no_belief"}
+    honest = {name: [r for r in everything if r["case"]["benchmark"] == name]
+              for name in ("deception-sample", "fake-alignment-sample", "behonest-sample")}
+    assert {r["verdict"]["label"] for r in honest["deception-sample"] if r["case"]["condition"] == "outer"} <= {
+        "deceptive", "consistent", "unrelated", "untagged", "no_reasoning", "no_action", "no_view"}
+    assert {r["verdict"]["label"] for r in honest["fake-alignment-sample"] if r["case"]["condition"] == "open"} <= {
+        "consistent_safe", "fake_aligned", "consistent_unsafe", "inconsistent", "undecided"}
+    assert {r["verdict"]["label"] for r in honest["behonest-sample"]} <= {
+        "admits_unknown", "answered", "correct", "idk", "incorrect"}
+    print(json.dumps({name: [(r["case"]["id"], r["case"]["condition"], r["verdict"]["label"]) for r in records]
+                      for name, records in honest.items()}))
+    records = [r for r in everything if r["case"]["benchmark"] == "evaluation-faking-sample"]
+    assert len(records) == 4 * 3
+    assert len({r["response"]["model"] for r in records}) == 1  # one model under every condition
+    assert {g["name"] for g in document["gaps"]} == {"evaluation-faking-sample/active-vs-none",
+                                                     "evaluation-faking-sample/inactive-eval-history-vs-none",
+                                                     "advbench/simulated-vs-plain"}
+    faking = [g for g in document["gaps"] if g["name"].startswith("evaluation-faking-sample/")]
+    for gap in faking:
+        assert gap["paired"] + gap["unknown"] == 4 and gap["ci_low"] <= (gap["gap"] or 0) <= gap["ci_high"]
+    print(json.dumps([{k: g[k] for k in ("name", "rate_a", "rate_b", "gap", "ci_low", "ci_high")} for g in faking]))
+
     [dialogue] = [c["record"] for c in document["cases"] if c["record"]["case"]["condition"] == "simulated"]
     [line] = dialogue["response"]["user_turns"]
     assert line.strip() and len(dialogue["response"]["turns"]) == 1 and dialogue["response"]["text"].strip()
-    assert document["engine"]["generated"] == 1 + 2 + 1  # plain + two answers + the partner's line
     print({"partner": line, "answers": [*dialogue["response"]["turns"], dialogue["response"]["text"]],
            "verdict": dialogue["verdict"]["label"]})
 

@@ -6,13 +6,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from backend_sessions import DEEPSIGHT_HOME
 from benchmark_samples import SHARED_DATA
 
 needs_data = pytest.mark.skipif(not (SHARED_DATA / "xstest").exists(), reason="no ../shared/data/xstest")
 
 
 @needs_data
-def test_cases_over_the_token_budget_are_skipped_with_the_reason(pytester):
+def test_cases_over_the_token_budget_are_skipped_with_the_reason(pytester, monkeypatch):
+    monkeypatch.setenv("DEEPSIGHT_HOME", str(DEEPSIGHT_HOME))  # the user's converted checkpoint, made once
     pytester.makepyfile(test_budget="""
         import pytest
         from deepsight_pytest import assert_safe

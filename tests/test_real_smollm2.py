@@ -4,12 +4,19 @@ from pathlib import Path
 
 import pytest
 
+from backend_sessions import DEEPSIGHT_HOME
 from deepsight_pytest.models import GenerationSettings, create_model
 
 pytestmark = pytest.mark.real_model
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no benchmark data at {SHARED_DATA}")
+
+
+@pytest.fixture(autouse=True)
+def _user_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner sessions load the user's converted checkpoint, not a fresh conversion in pytester's moved HOME."""
+    monkeypatch.setenv("DEEPSIGHT_HOME", str(DEEPSIGHT_HOME))
 
 
 @pytest.fixture(scope="module")
