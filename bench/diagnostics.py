@@ -70,7 +70,7 @@ def advbench_cases(count: int) -> list[Any]:
 def bench_mi(scan: Any, rows: int, tokens: int) -> None:
     import torch
 
-    from deepsight_pytest.diagnostics import mi_peaks
+    from deepsight_pytest.diagnostics.methods import mi_peaks
     from deepsight_pytest.diagnostics.capture import capture_texts
 
     layer = (2 * scan.blocks) // 3

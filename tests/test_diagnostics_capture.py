@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from deepsight_pytest.diagnostics import capture, spin  # noqa: E402
+from deepsight_pytest.diagnostics import capture  # noqa: E402
+from deepsight_pytest.diagnostics.methods import spin  # noqa: E402
 from deepsight_pytest.diagnostics.base import DiagnosticError  # noqa: E402
 
 BLOCKS = 3

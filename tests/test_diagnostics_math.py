@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deepsight_pytest.diagnostics import DIAGNOSTICS, entry, is_entry  # noqa: E402
-from deepsight_pytest.diagnostics import mi_peaks, spin, tellme, xboundary  # noqa: E402
+from deepsight_pytest.diagnostics.methods import mi_peaks, spin, tellme, xboundary  # noqa: E402
 from deepsight_pytest.diagnostics.base import MethodResult  # noqa: E402
 from deepsight_pytest.diagnostics.checks import DeepScanCheck, parse_mark  # noqa: E402
 from deepsight_pytest.errors import ConfigError, SpecError  # noqa: E402
