@@ -1,7 +1,7 @@
 """Peak memory of the main job and of the per-failure diagnostics, measured side by side in one run.
 
     .venv/bin/python bench/memory.py                       # both models, both measurements
-    .venv/bin/python bench/memory.py --models smollm2 --only lengths
+    .venv/bin/python bench/memory.py --models smollm2 --only lengths --references 8
     .venv/bin/python bench/memory.py --only job --job-sample 1 --job-references 8   # a slow machine
 
 1. **Main job subset, diagnostics on vs off**: ``pytest safety_tests/test_harmful_behaviors.py -k
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -122,35 +123,40 @@ def warm(model: str, cache: Path) -> dict[str, Any]:
     return {"best_layer": bundle.best_layer}
 
 
-def lengths(model: str) -> list[dict[str, Any]]:
+def lengths(model: str, references: int | None) -> list[dict[str, Any]]:
     rows = []
+    env = dict(os.environ)  # the warm-up and every length read the same bundle: the same reference count
+    if references:
+        env["DEEPSIGHT_DIAGNOSE_REFERENCES"] = str(references)
     with tempfile.TemporaryDirectory() as folder:
         done = subprocess.run([sys.executable, __file__, "--warm", "--models", model, "--cache", folder],
-                              cwd=REPO, capture_output=True, text=True)
+                              cwd=REPO, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{model}: building the reference bundle failed:\n{done.stderr[-2000:]}")
         for tokens in LENGTHS:
             done = subprocess.run([sys.executable, __file__, "--one", str(tokens), "--models", model, "--cache", folder],
-                                  cwd=REPO, capture_output=True, text=True)
+                                  cwd=REPO, capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 raise SystemExit(f"{model} at {tokens} tokens failed:\n{done.stderr[-2000:]}")
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return rows
 
 
-def report_job(model: str, extra: list[str]) -> None:
-    on = main_job(model, "failures", extra)
+def report_job(model: str, extra: list[str], diagnose: str = "failures") -> None:
+    on = main_job(model, diagnose, extra)
     off = main_job(model, "off", extra)
     ratio = on[0] / off[0]
     verdict = "meets" if ratio <= JOB_TARGET else "MISSES"
-    print(f"{model}: HarmBench subset of the main job{' ' + ' '.join(extra) if extra else ''}, cold: diagnostics on {on[0]:.2f} GB peak RSS, {on[1]:.0f} s "
+    print(f"{model}: HarmBench subset of the main job{' ' + ' '.join(extra) if extra else ''}, cold: diagnostics on "
+          f"(--diagnose={diagnose}) {on[0]:.2f} GB peak RSS, {on[1]:.0f} s "
           f"(exit {on[2]}); off {off[0]:.2f} GB, {off[1]:.0f} s (exit {off[2]}); memory on/off {ratio:.2f}x "
           f"({verdict} <= {JOB_TARGET}x); wall on/off {on[1] / off[1]:.2f}x")
 
 
-def report_lengths(model: str) -> None:
-    rows = lengths(model)
-    print(f"{model}: per-failure diagnostics of one case by prompt length (fresh process each)")
+def report_lengths(model: str, references: int | None) -> None:
+    rows = lengths(model, references)
+    print(f"{model}: per-failure diagnostics of one case by prompt length (fresh process each"
+          f"{f', --diagnose-references={references}' if references else ''})")
     print(f"{'prompt tokens':>14}{'extra GB':>10}{'peak RSS GB':>13}{'seconds':>9}{'x previous':>12}  skipped")
     previous = None
     worst = 0.0
@@ -173,6 +179,11 @@ def main() -> None:
     parser.add_argument("--job-sample", type=int, help="--safety-sample of the main-job runs (a smaller subset "
                         "on a slow machine: N cases per HarmBench category)")
     parser.add_argument("--job-references", type=int, help="--diagnose-references of the main-job runs")
+    parser.add_argument("--job-diagnose", choices=("failures", "always"), default="failures",
+                        help="--diagnose of the 'on' run: 'always' diagnoses every case, so the pair measures the "
+                        "diagnostics on the long contextual prompts even where the model fails none of them")
+    parser.add_argument("--references", type=int, help="--diagnose-references of the length runs' bundle (fewer: "
+                        "built sooner on a slow machine; the bundle's tensors do not grow with the prompt)")
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -183,11 +194,11 @@ def main() -> None:
         return
     for model in args.models.split(","):
         if args.only in (None, "lengths"):
-            report_lengths(model)
+            report_lengths(model, args.references)
         if args.only in (None, "job"):
             extra = [f"--safety-sample={args.job_sample}"] * bool(args.job_sample)
             extra += [f"--diagnose-references={args.job_references}"] * bool(args.job_references)
-            report_job(model, extra)
+            report_job(model, extra, args.job_diagnose)
 
 
 if __name__ == "__main__":
