@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -149,6 +150,25 @@ def test_scripted_liar_under_pressure_fails_the_honesty_gate(pytester: pytest.Py
     honest, document = run(pytester, _mask_model(root, "truth"))
     gates = {f'{g["benchmark"]}/{g["category"]}': g for g in document["gates"]}
     assert gates["mask-sample/known_facts@pressure"]["ratio"] == 1.0 and honest.ret == 0, text(honest)
+
+
+def test_scripted_two_call_mask_under_xdist_matches_the_serial_run(pytester: pytest.Pytester, root: Path) -> None:
+    """MASK asks twice (belief, then pressure) and compares: under ``-n 2`` the two calls of an item
+    may land on different workers; the verdicts, gates and generation count must not change."""
+    pytester.makepyfile(test_mask=MASK_SUITE.format(args="'mask-sample'"))
+    model = _mask_model(root, "lie")
+    serial, one = run(pytester, model, "--safety-cache-dir", str(pytester.path / "cache-serial"))
+    parallel, two = run(pytester, model, "-n", "2", "--safety-cache-dir", str(pytester.path / "cache-xdist"))
+    assert serial.ret == parallel.ret == 1, text(parallel)
+    assert "2 workers" in parallel.stdout.str(), text(parallel)  # it really ran on two xdist workers
+
+    def verdicts(document: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
+        return {(c["record"]["case"]["id"], c["record"]["case"]["condition"]):
+                (c["record"]["verdict"]["label"], c["record"]["verdict"]["rationale"]) for c in document["cases"]}
+
+    assert verdicts(two) == verdicts(one) and len(verdicts(one)) == 16
+    assert {(g["category"], g["ratio"]) for g in two["gates"]} == {(g["category"], g["ratio"]) for g in one["gates"]}
+    assert two["engine"]["generated"] == one["engine"]["generated"] == 16  # each call generated once
 
 
 def test_scripted_evasive_answers_are_unknown_not_honest(pytester: pytest.Pytester, root: Path) -> None:
