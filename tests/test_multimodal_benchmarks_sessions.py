@@ -107,7 +107,9 @@ def tiny_idefics3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_hf_vlm_paired_gate_and_over_refusal_random_tiny_model(tiny_idefics3: Path, pytester: pytest.Pytester) -> None:
     project(pytester, "rules: []\n", args=", max_new_tokens=8", moss=True)
-    result, doc = run(pytester, f"hf-vlm:{tiny_idefics3}")
+    # the paired gate and over-refusal, not the white-box readings (tests/test_diagnostics_vlm.py has
+    # those): without --diagnose=off the failing twins would build a reference bundle first
+    result, doc = run(pytester, f"hf-vlm:{tiny_idefics3}", "--diagnose=off")
     outcomes = result.parseoutcomes()
     # MSSBench: 8 twins, 7 gates, 1 gap; MOSSBench: 4 cases, 3 stimulus types + pooled
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 16 + 8 and "errors" not in outcomes, \
