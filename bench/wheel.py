@@ -13,17 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("deepsight_pytest", "fixtures", "safety_tests", "pyproject.toml", "setup.py", "README.md")
+sys.path.insert(0, str(ROOT / "tests"))
+# the wheel test's own steps (copy the tree, build; a fresh venv seeing this one's dependencies)
+from test_packaging import build_wheel, fresh_venv, pip_install  # noqa: E402
 
 
 def _env() -> dict[str, str]:
@@ -40,17 +43,10 @@ def _run(args: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess
     return time.perf_counter() - start, done
 
 
-def build(tmp: Path) -> tuple[float, Path]:
-    source = tmp / "source"
-    for name in SOURCES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            source.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ROOT / name, source / name)
-    seconds, _ = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                       "-w", str(tmp / "dist"), str(source)], tmp)
-    return seconds, next((tmp / "dist").glob("deepsight_pytest-*.whl"))
+def _timed(step: Callable[[], T]) -> tuple[float, T]:
+    start = time.perf_counter()
+    value = step()
+    return time.perf_counter() - start, value
 
 
 def main() -> None:
@@ -62,16 +58,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        build_s, wheel = build(tmp)
+        build_s, wheel = _timed(lambda: build_wheel(tmp))
         with zipfile.ZipFile(wheel) as archive:
             names = archive.namelist()
         wheel_mb, wheel_name = wheel.stat().st_size / 1e6, wheel.name
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True)
-        python = tmp / "venv" / "bin" / "python"
-        _, purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp)
-        Path(purelib.stdout.strip(), "shared-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-        install_s, _ = _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                             "--no-build-isolation", str(wheel)], tmp)
+        python = fresh_venv(tmp / "venv")
+        install_s, _ = _timed(lambda: pip_install(python, str(wheel)))
         project = tmp / "project"
         project.mkdir()
         init_s, _ = _run([str(tmp / "venv" / "bin" / "deepsight"), "init", "."], project)

@@ -14,11 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from deepsight_pytest.core.images import TEXT_ONLY_META, text_part
 from deepsight_pytest.records import Case, Expect
 from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
 from deepsight_pytest.benchmarks.common import ident, optional_text, text, user_case
-from deepsight_pytest.benchmarks.vision import relative_image
+from deepsight_pytest.benchmarks.vision import relative_image, with_image
 
 META = ("short_description", "description", "meta_data_over", "meta_data_human", "meta_data_child",
         "meta_data_syn", "meta_data_ocr", "meta_data_harm")
@@ -37,10 +36,8 @@ def parse_named(name: str) -> Parser:
             category = optional_text(row, "meta_data_over") or "benign"
             case = user_case(name, ident(where, row, "pid"), category, question, Expect.COMPLY, modality="image+text",
                              image=raw, **{key: optional_text(row, key) for key in META})
-            case.meta.update({TEXT_ONLY_META: question, "risk": "over_refusal"})
-            cases.append(Case(case.benchmark, case.id, case.category,
-                              ({"role": "user", "content": [picture, text_part(question)]},), case.expect,
-                              meta=case.meta))
+            case.meta["risk"] = "over_refusal"
+            cases.append(with_image(case, question, picture, image_first=True))
         return cases
     return parse
 

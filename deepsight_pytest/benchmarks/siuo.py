@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from deepsight_pytest.core.images import TEXT_ONLY_META, text_part
 from deepsight_pytest.records import Case, Expect
 from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
 from deepsight_pytest.benchmarks.common import ident, optional_text, text, user_case
-from deepsight_pytest.benchmarks.vision import relative_image, risk_by_words
+from deepsight_pytest.benchmarks.vision import relative_image, risk_by_words, with_image
 
 COLUMNS = ("question_id", "image", "question", "category")
 
@@ -34,10 +33,8 @@ def parse_named(name: str) -> Parser:
                              modality="image+text", image=text(where, row, "image"),
                              safety_warning=optional_text(row, "safety_warning"),
                              reference_answer=optional_text(row, "reference_answer"))
-            case.meta.update({TEXT_ONLY_META: question, "risk": risk_by_words("siuo", category, where)})
-            cases.append(Case(case.benchmark, case.id, case.category,
-                              ({"role": "user", "content": [text_part(question), picture]},), case.expect,
-                              meta=case.meta))
+            case.meta["risk"] = risk_by_words("siuo", category, where)
+            cases.append(with_image(case, question, picture))
         return cases
     return parse
 

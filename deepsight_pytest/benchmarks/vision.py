@@ -16,7 +16,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from deepsight_pytest.errors import DataError
-from deepsight_pytest.core.images import image_format, image_part
+from deepsight_pytest.core.images import TEXT_ONLY_META, image_format, image_part, text_part
+from deepsight_pytest.records import Case
 from deepsight_pytest.benchmarks.common import slug
 
 STORE_ENV = "DEEPSIGHT_IMAGE_DIR"
@@ -95,3 +96,11 @@ def risk_by_words(family: str, category: str, where: str) -> str:
             return risk
     raise DataError(f"{where}: {family} category {category!r} matches no risk of the taxonomy "
                     f"(benchmarks/vision.py RISK_WORDS)")
+
+
+def with_image(case: Case, question: str, picture: dict[str, str], *, image_first: bool = False) -> Case:
+    """``case`` (built as text by ``user_case``) asked with ``picture`` beside its question, the
+    question kept as its text-only form (``--safety-text-only``, text judges)."""
+    parts = [picture, text_part(question)] if image_first else [text_part(question), picture]
+    return Case(case.benchmark, case.id, case.category, ({"role": "user", "content": parts},), case.expect,
+                meta={**case.meta, TEXT_ONLY_META: question})

@@ -15,11 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from deepsight_pytest.core.images import TEXT_ONLY_META, text_part
 from deepsight_pytest.records import Case, Expect
 from deepsight_pytest.benchmarks.base import Benchmark, Parser, Part, Row
 from deepsight_pytest.benchmarks.common import ident, optional_text, text, user_case
-from deepsight_pytest.benchmarks.vision import relative_image, risk_by_words
+from deepsight_pytest.benchmarks.vision import relative_image, risk_by_words, with_image
 
 COLUMNS = ("instruction_id", "instruction", "image_path", "category")
 
@@ -36,10 +35,8 @@ def parse_named(name: str) -> Parser:
                              modality="image+text", image=text(where, row, "image_path"),
                              **{key: optional_text(row, key) for key in
                                 ("sub_category", "source", "image_description", "safety_reason")})
-            case.meta.update({TEXT_ONLY_META: instruction, "risk": risk_by_words("vlsbench", category, where)})
-            cases.append(Case(case.benchmark, case.id, case.category,
-                              ({"role": "user", "content": [text_part(instruction), picture]},), case.expect,
-                              meta=case.meta))
+            case.meta["risk"] = risk_by_words("vlsbench", category, where)
+            cases.append(with_image(case, instruction, picture))
         return cases
     return parse
 

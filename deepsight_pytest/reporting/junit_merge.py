@@ -8,6 +8,7 @@ so a CI system reading the merged file sees the same gates a single unsharded ru
 """
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
@@ -26,8 +27,6 @@ def properties(case: TestCase) -> dict[str, str]:
 
 
 def _shown(path: Path, base: Path) -> str:
-    import os
-
     return os.path.relpath(path.resolve(), base.resolve()) if path.is_absolute() else str(path)
 
 

@@ -102,16 +102,15 @@ def write_outputs(results: RunResults, state: DeepSightSession,
                   records_written: bool = False) -> list[tuple[str, Path]]:
     """Write every report the settings ask for (:mod:`.writers`); returns (what, path) for the summary.
     ``records_written``: the records file was streamed during the run (``RecordStream``)."""
-    from deepsight_pytest.reporting.writers import ORDER, WRITERS
+    from deepsight_pytest.reporting.writers import WRITERS
 
     settings = state.settings
     written: list[tuple[str, Path]] = []
-    for name in ORDER:
-        writer = WRITERS.get(name)
+    for writer in WRITERS:
         path: Path | None = getattr(settings, writer.setting)
         if path is None:
             continue
-        if name == "records" and records_written:
+        if writer.setting == "records" and records_written:
             written.append((writer.what, path))
             continue
         try:  # the run's folders count as this machine's: their paths are written relative
