@@ -1,9 +1,10 @@
 """Per-failure diagnostics on a vision-language model's language tower (``diagnostics/tower.py``).
 
-Tiny randomly initialised Idefics3 and LLaVA models (``tiny_vlms.py``: the real transformers
-classes and processors, SmolLM2's tokenizer), so the numbers mean nothing; what is tested is the
-path: the tower's decoder blocks found, its inputs the model's own merged embeddings (checked
-against the model's ``hidden_states``), the attribution's image tokens folded into one span, and
+Tiny randomly initialised Idefics3 and LLaVA models, and Qwen2-VL in the vision venv
+(``tiny_vlms.py``: the real transformers classes and processors, SmolLM2's tokenizer), so the
+numbers mean nothing; what is tested is the path: the tower's decoder blocks found, its inputs the
+model's own merged embeddings and (Qwen2-VL) multimodal rotary positions, checked against the
+model's ``hidden_states``, the attribution's image tokens folded into one span, and
 in a real pytest session a failing image case carrying the three diagnostics in JSON, JUnit and
 the card.
 """
@@ -103,16 +104,17 @@ def test_case(safety_record):
 '''
 
 
+@pytest.mark.parametrize("family", [f for f in ("idefics3", "qwen2_vl") if f in FAMILIES])
 def test_failing_image_case_carries_diagnostics_in_junit_and_card_random_tiny_model(
-        tiny_vlms: dict[str, Path], pytester: pytest.Pytester) -> None:
-    """One family end to end (a session costs about two minutes here); both families' tower
-    inputs and spans are checked above."""
+        tiny_vlms: dict[str, Path], pytester: pytest.Pytester, family: str) -> None:
+    """One family end to end in the main venv (a session costs about two minutes here), Qwen2-VL
+    too in the vision venv; every family's tower inputs and spans are checked above."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"no benchmark data at {SHARED_DATA}")
     pytester.makepyfile(test_images=SUITE)
     # refusal only: the random model's noise is no refusal, so its harmful image cases fail
     result = pytester.runpytest_subprocess(
-        "--model", f"hf-vlm:{tiny_vlms['idefics3']}", "--judge=learned:text", f"--safety-data={SHARED_DATA}",
+        "--model", f"hf-vlm:{tiny_vlms[family]}", "--judge=learned:text", f"--safety-data={SHARED_DATA}",
         "--safety-cache-dir=cache", "--diagnose-references=4", "--safety-max-new-tokens=6", "--safety-json=results.json",
         "--safety-report=report/card.html", "--junitxml=junit.xml", "-p", "no:cacheprovider", timeout=600)
     doc = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))

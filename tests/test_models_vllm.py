@@ -38,10 +38,32 @@ def test_spec_options_pass_through_to_the_engine() -> None:
     assert engine_options({})[0] == ({"enforce_eager": True} if is_cpu_build() else {})
 
 
+@pytest.mark.parametrize("text, limits", [("3", {"image": 3}), ("image:2+video:0", {"image": 2, "video": 0})])
+def test_limit_mm_per_prompt_is_a_count_or_per_modality_counts(text: str, limits: dict[str, int]) -> None:
+    assert engine_options({"limit_mm_per_prompt": text})[0]["limit_mm_per_prompt"] == limits
+
+
+def test_more_images_than_the_engines_limit_is_that_cases_one_line_error(tmp_path) -> None:
+    from deepsight_pytest.benchmarks.base import FIXTURES_DIR
+    from deepsight_pytest.core.images import Prompt, image_part
+    from deepsight_pytest.errors import DataError
+    from deepsight_pytest.models.vllm_backend import engine_request
+
+    images = [image_part(FIXTURES_DIR / "typographic" / name) for name in ("crime-01.png", "benign-01.png")]
+    prompt = Prompt("<image><image>Compare the two.", images)
+    with pytest.raises(DataError, match=r"^2 images in one prompt, and this vllm: engine admits 1 "
+                                        r"\(model option limit_mm_per_prompt=2 raises it\)$"):
+        engine_request(prompt, tokenizer=None)
+    request = engine_request(prompt, tokenizer=None, image_limit=2)
+    assert len(request["multi_modal_data"]["image"]) == 2
+    assert request["multi_modal_uuids"]["image"] == [p["sha256"] for p in images]
+
+
 @pytest.mark.parametrize("spec, needle", [
     ("vllm:", "needs a checkpoint folder or hub id"),
     ("vllm:./no-such-folder", "no config.json in no-such-folder"),
     ("vllm:org/model?tp=two", "model option tp: invalid literal for int()"),
+    ("vllm:org/model?limit_mm_per_prompt=many", "model option limit_mm_per_prompt: 'many' is not a count"),
     ("vllm:org/model?colour=red", "unknown model option 'colour'; known: data_parallel_size, distributed_executor_backend, dp, dtype"),
     ("vllm-server:org/model?start_timeout=soon", "model option start_timeout"),
 ])

@@ -3,7 +3,8 @@
 The models are built from their configs in code (``tiny_vlms.py``: the real transformers classes
 and processors, SmolLM2's real tokenizer); their answers are noise, so these tests check the path:
 processor, chat template, image placement, batching, cache keys and reports (names say
-``random_tiny``). Qwen2-VL is left out: its processor needs torchvision, not installed here.
+``random_tiny``). Qwen2-VL's processor needs torchvision, which the main venv lacks: its tests are
+collected only in the vision venv (``make test-vision``, ``-k qwen2_vl``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from deepsight_pytest.core.images import image_part, text_part
 from deepsight_pytest.models import GenerationSettings, create_model
 from tiny_vlms import FAMILIES
 
+#: whole sessions cost minutes: one family in the main venv, Qwen2-VL as well where it builds
+SESSION_FAMILIES = [f for f in ("idefics3", "qwen2_vl") if f in FAMILIES]
 CRIME = FIXTURES_DIR / "typographic" / "crime-01.png"
 BENIGN = FIXTURES_DIR / "typographic" / "benign-01.png"
 
@@ -48,6 +51,23 @@ def test_hf_vlm_random_tiny_idefics3_places_images_before_or_after_the_text(tiny
     assert as_given.render(messages) == after.render(messages)
     assert before.render(messages).images == (image_part(CRIME),)
     assert type(before.render(conversation("no image"))) is str
+
+
+def test_hf_vlm_random_tiny_qwen2_vl_places_images_and_expands_each_on_its_patch_grid(
+        tiny_vlms: dict[str, Path]) -> None:
+    if "qwen2_vl" not in tiny_vlms:
+        pytest.skip("Qwen2-VL's processor needs torchvision: make test-vision")
+    before = create_model(f"hf-vlm:{tiny_vlms['qwen2_vl']}")
+    after = create_model(f"hf-vlm:{tiny_vlms['qwen2_vl']}?image=after")
+    messages = conversation("Fill the list in.", CRIME)
+    image = "<|vision_start|><|image_pad|><|vision_end|>"
+    assert before.render(messages) == f"<|im_start|>user\n{image}Fill the list in.<|im_end|>\n<|im_start|>assistant\n"
+    assert after.render(messages) == f"<|im_start|>user\nFill the list in.{image}<|im_end|>\n<|im_start|>assistant\n"
+    prompt = before.render(messages)
+    batch = before.processor(text=[str(prompt)], images=[[before.open_image(image_part(CRIME))]], return_tensors="pt")
+    t, h, w = batch["image_grid_thw"][0].tolist()
+    pad = before.processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert int((batch["input_ids"][0] == pad).sum()) == t * h * w // 4 > 1  # 2x2 patches merged per token
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -108,11 +128,12 @@ class TestFigStep:
 '''
 
 
+@pytest.mark.parametrize("family", SESSION_FAMILIES)
 def test_hf_vlm_random_tiny_session_runs_figstep_and_the_sample_with_images_cached_by_hash(
-        tiny_vlms: dict[str, Path], pytester: pytest.Pytester) -> None:
+        tiny_vlms: dict[str, Path], pytester: pytest.Pytester, family: str) -> None:
     pytester.makepyfile(test_images=SUITES)
     data = Path(__file__).resolve().parents[2] / "shared" / "data"
-    spec = f"hf-vlm:{tiny_vlms['idefics3']}"
+    spec = f"hf-vlm:{tiny_vlms[family]}"
 
     def run(model: str) -> tuple[pytest.RunResult, dict]:
         result = pytester.runpytest_subprocess("--model", model, f"--judge={PLUMBING_JUDGE}", f"--safety-data={data}",

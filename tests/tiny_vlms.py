@@ -79,6 +79,42 @@ def llava(tokenizer_dir: Path, out: Path) -> Path:
     return _save(LlavaForConditionalGeneration(config), processor, out)
 
 
+#: Qwen2-VL's chat template: each image as ``<|vision_start|><|image_pad|><|vision_end|>`` in place
+QWEN2_VL_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{ line['text'] }}"
+    "{% elif line['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% endif %}{% endfor %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+QWEN2_VL_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+
+
+def qwen2_vl(tokenizer_dir: Path, out: Path) -> Path:
+    """Qwen2-VL: a ViT with 2-D rotary patches merged 2x2, multimodal RoPE (M-RoPE) in a Qwen2 text model.
+
+    Needs torchvision (its processor holds a video processor): :func:`families` leaves it out without it."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+    from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil, Qwen2VLVideoProcessor
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer.add_special_tokens({"additional_special_tokens": QWEN2_VL_TOKENS})
+    pixels = {"min_pixels": 16 * 16, "max_pixels": 32 * 32}
+    images = Qwen2VLImageProcessorPil(patch_size=8, merge_size=2, temporal_patch_size=2, **pixels)
+    videos = Qwen2VLVideoProcessor(patch_size=8, merge_size=2, temporal_patch_size=2, **pixels)
+    processor = Qwen2VLProcessor(image_processor=images, tokenizer=tokenizer, video_processor=videos,
+                                 chat_template=QWEN2_VL_TEMPLATE)
+    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in
+           zip(("vision_start_token_id", "vision_end_token_id", "image_token_id", "video_token_id"), QWEN2_VL_TOKENS)}
+    text = {**_text_config(tokenizer), "model_type": "qwen2_vl_text",
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1]}}
+    config = Qwen2VLConfig(text_config=text,
+                           vision_config=dict(depth=1, embed_dim=32, hidden_size=32, num_heads=4, mlp_ratio=2,
+                                              patch_size=8, spatial_merge_size=2, temporal_patch_size=2),
+                           pad_token_id=tokenizer.pad_token_id, **ids)
+    torch.manual_seed(0)
+    return _save(Qwen2VLForConditionalGeneration(config), processor, out)
+
+
 def _save(model: Any, processor: Any, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     model.eval().save_pretrained(out)
@@ -86,5 +122,13 @@ def _save(model: Any, processor: Any, out: Path) -> Path:
     return out
 
 
-#: Qwen2-VL is not here: its processor needs torchvision (its video processor), which the venv lacks
-FAMILIES: dict[str, Callable[[Path, Path], Path]] = {"idefics3": idefics3, "llava": llava}
+def has_torchvision() -> bool:
+    """Qwen2-VL's processor needs torchvision (for its video processor); the main venv has none (its
+    CPU torch has no matching torchvision build here), the vision venv (``make test-vision``) has."""
+    import importlib.util
+
+    return importlib.util.find_spec("torchvision") is not None
+
+
+FAMILIES: dict[str, Callable[[Path, Path], Path]] = {
+    "idefics3": idefics3, "llava": llava, **({"qwen2_vl": qwen2_vl} if has_torchvision() else {})}

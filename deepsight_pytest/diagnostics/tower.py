@@ -98,13 +98,13 @@ class TowerTokenizer:
         from deepsight_pytest.diagnostics.capture import Encoded
 
         rows = [self._row(text, special_tokens) for text in texts]
-        width = max(ids.shape[0] for ids, _ in rows)
+        width = max(ids.shape[0] for ids, _, _ in rows)
         pad = self._text.pad_token_id if self._text.pad_token_id is not None else 0
         dim = rows[0][1].shape[-1]
         ids = torch.full((len(rows), width), pad, dtype=torch.long)
         mask = torch.zeros(len(rows), width, dtype=torch.long)
         embeds = torch.zeros(len(rows), width, dim, dtype=rows[0][1].dtype, device=rows[0][1].device)
-        for r, (row_ids, row_embeds) in enumerate(rows):
+        for r, (row_ids, row_embeds, _) in enumerate(rows):
             n = row_ids.shape[0]
             ids[r, width - n:] = row_ids.cpu()
             mask[r, width - n:] = 1
@@ -112,10 +112,13 @@ class TowerTokenizer:
         at = None
         if positions is not None:
             at = (width - mask.sum(1)) + torch.as_tensor(list(positions), dtype=torch.long)
-        return Encoded(ids.to(device), mask.to(device), at, inputs_embeds=embeds.to(device))
+        return Encoded(ids.to(device), mask.to(device), at, position_ids=_rotary_positions(rows, width, device),
+                       inputs_embeds=embeds.to(device))
 
-    def _row(self, text: str, special_tokens: bool) -> tuple[Any, Any]:
-        """One text's expanded ids ``(T,)`` and merged embeddings ``(T, d)`` (detached)."""
+    def _row(self, text: str, special_tokens: bool) -> tuple[Any, Any, Any]:
+        """One text's expanded ids ``(T,)``, merged embeddings ``(T, d)`` (detached) and, for a family
+        with multimodal rotary positions (Qwen2-VL's M-RoPE: ``(k, 1, T)``, an image's tokens laid
+        out on a time x height x width grid), the positions the VLM gave its tower; else None."""
         import torch
 
         backend = self._backend
@@ -132,6 +135,7 @@ class TowerTokenizer:
 
         def grab(_module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             found["embeds"] = kwargs.get("inputs_embeds")
+            found["positions"] = kwargs.get("position_ids")
             raise _Merged
 
         handle = language_tower(model).register_forward_pre_hook(grab, with_kwargs=True)
@@ -147,7 +151,28 @@ class TowerTokenizer:
             if images:
                 raise DiagnosticError(f"cannot read the merged input embeddings of {type(model).__name__}")
             embeds = model.get_input_embeddings()(batch["input_ids"])
-        return batch["input_ids"][0], embeds[0].detach()
+        positions: Any = found.get("positions")
+        if positions is not None and getattr(positions, "ndim", 0) == 3:  # (k, 1, T): multimodal RoPE
+            return batch["input_ids"][0], embeds[0].detach(), positions[:, 0].detach()
+        return batch["input_ids"][0], embeds[0].detach(), None
+
+
+def _rotary_positions(rows: Sequence[tuple[Any, Any, Any]], width: int, device: Any) -> Any:
+    """The batch's multimodal rotary positions ``(k, B, width)``, left-padded with 0, when a row has
+    them (a text row in such a batch counts 0, 1, 2, ... on every axis, as the VLM gives text); None
+    for families whose tower counts positions in one dimension (the mask decides those)."""
+    import torch
+
+    given = [p for _, _, p in rows if p is not None]
+    if not given:
+        return None
+    k = given[0].shape[0]
+    out = torch.zeros(k, len(rows), width, dtype=torch.long)
+    for r, (row_ids, _, row_positions) in enumerate(rows):
+        n = row_ids.shape[0]
+        out[:, r, width - n:] = (row_positions.cpu() if row_positions is not None
+                                 else torch.arange(n).expand(k, n))
+    return out.to(device)
 
 
 def attribution_spans(tokenizer: Any, prompt: str, ids: Sequence[int], scores: Sequence[float],

