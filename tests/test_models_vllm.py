@@ -53,9 +53,10 @@ def test_more_images_than_the_engines_limit_is_that_cases_one_line_error(tmp_pat
     prompt = Prompt("<image><image>Compare the two.", images)
     with pytest.raises(DataError, match=r"^2 images in one prompt, and this vllm: engine admits 1 "
                                         r"\(model option limit_mm_per_prompt=2 raises it\)$"):
-        engine_request(prompt, tokenizer=None)
-    request = engine_request(prompt, tokenizer=None, image_limit=2)
-    assert len(request["multi_modal_data"]["image"]) == 2
+        engine_request(prompt, tokenizer=None, image_limit=1)
+    for limit in (2, None):  # None: the spec set no limit, vLLM decides
+        request = engine_request(prompt, tokenizer=None, image_limit=limit)
+        assert len(request["multi_modal_data"]["image"]) == 2
     assert request["multi_modal_uuids"]["image"] == [p["sha256"] for p in images]
 
 

